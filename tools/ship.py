@@ -1,0 +1,116 @@
+"""Ship a trained run as a package model: latent summary, metrics on held-out pictures, model card.
+
+Usage: python tools/ship.py RUN_DIR NAME [--dataset shapes3d|dsprites] [--data-dir D] [--eval-seeds 3]
+       [--baseline RUN_DIR:LABEL ...] [--fast]
+Writes hephaestus/weights/NAME.{pt,md,json}, reports/training/NAME-*.json and a metric-vs-time figure
+from the run's snapshots. Every number in the card is computed here, from the checkpoint.
+"""
+import argparse, json, platform, sys, time
+from dataclasses import fields
+from pathlib import Path
+import numpy as np, torch
+from hephaestus.data import Shapes3D, reports_dir
+from hephaestus.pretrained import WEIGHTS_DIR, evaluate_model, export_pretrained, latent_summary
+from hephaestus.train import TrainConfig, load_checkpoint, model_from_checkpoint
+
+def source_for(dataset, data_dir):
+    if dataset == 'shapes3d': return Shapes3D()
+    from hephaestus.loaders import DSprites
+    return DSprites(data_dir)
+
+def metrics_over_seeds(model, src, seeds, fast):
+    kw = dict(n_train=3000, n_test=1500, factorvae_kw=dict(n_train=500, n_eval=250, n_variance=2000)) if fast else {}
+    runs = [evaluate_model(model, src, seed=s, progress=True, **kw) for s in seeds]
+    keys = [k for k in runs[0] if isinstance(runs[0][k], float)]
+    return {k: dict(mean=float(np.mean([r[k] for r in runs])), std=float(np.std([r[k] for r in runs], ddof=1)) if len(runs) > 1 else 0.0,
+                    values=[r[k] for r in runs]) for k in keys}, runs[0]
+
+def command_of(cfg: dict) -> str:
+    default = TrainConfig()
+    parts = ['hephaestus train']
+    for f in fields(TrainConfig):
+        v = cfg.get(f.name)
+        if v != getattr(default, f.name) and f.name not in ('out',): parts.append(f"--{f.name.replace('_', '-')} {v}")
+    return ' '.join(parts) + f" --out {cfg.get('out')}"
+
+def curve(run_dir, src, fast):
+    pts = []
+    for p in sorted((Path(run_dir)/'snapshots').glob('step_*.pt')):
+        ck = load_checkpoint(p); m = model_from_checkpoint(ck)
+        r = evaluate_model(m, src, n_train=3000, n_test=1500, seed=7, factorvae=False)
+        pts.append(dict(step=ck['step'], wall=ck['wall_time'], mig=r['mig'], dci_d=r['dci_d'], dci_c=r['dci_c'], dci_i=r['dci_i']))
+        print('curve', pts[-1], flush=True)
+    return pts
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('run'); ap.add_argument('name')
+    ap.add_argument('--dataset', default='shapes3d'); ap.add_argument('--data-dir')
+    ap.add_argument('--eval-seeds', type=int, default=3); ap.add_argument('--fast', action='store_true')
+    ap.add_argument('--baseline', nargs='*', default=[])
+    ap.add_argument('--no-curve', action='store_true')
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    src = source_for(a.dataset, a.data_dir)
+    ck = load_checkpoint(Path(a.run)/'last.pt'); model = model_from_checkpoint(ck)
+    seeds = list(range(1, a.eval_seeds + 1))
+    summary = latent_summary(model, src, progress=True)
+    stats, first = metrics_over_seeds(model, src, seeds, a.fast)
+    out = reports_dir()/'training'; out.mkdir(parents=True, exist_ok=True)
+    base_rows = []
+    for spec in a.baseline:
+        run, label = spec.split(':')
+        bck = load_checkpoint(Path(run)/'last.pt')
+        bstats, _ = metrics_over_seeds(model_from_checkpoint(bck), src, seeds, a.fast)
+        base_rows.append(dict(label=label, run=run, step=bck['step'], wall=bck['wall_time'], command=command_of(bck['train_config']), metrics=bstats))
+    pts = [] if a.no_curve else curve(a.run, src, a.fast)
+    cfg = ck['train_config']
+    hw = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads available to torch at eval, torch {torch.__version__}"
+    fmt = lambda k: f"{stats[k]['mean']:.3f} ± {stats[k]['std']:.3f}"
+    dims = '\n'.join(f"| z{d} | {summary['factor_of_dim'][d] or ('inactive' if not summary['active'][d] else 'unclear')} | "
+                     f"{summary['kl_per_dim'][d]:.2f} | {summary['std'][d]:.2f} |" for d in range(len(summary['std'])))
+    base_md = '\n'.join(f"| {b['label']} | {b['step']} | {b['wall']/60:.0f} min | " + ' | '.join(f"{b['metrics'][k]['mean']:.3f} ± {b['metrics'][k]['std']:.3f}" for k in ('mig', 'dci_d', 'dci_c', 'dci_i', 'factorvae')) + ' |' for b in base_rows)
+    card = f"""# Model card: `{a.name}`
+
+β-TCVAE ({cfg['loss']}) with the convolutional encoder/decoder of Burgess et al. (2018), latent D = {ck['model_config']['latent_dim']},
+{ck['model_config']['likelihood']} decoder, trained on {'pictures rendered on the fly by hephaestus.data (the built-in 3D Shapes renderer)' if a.dataset == 'shapes3d' else a.dataset}.
+Load it with `hephaestus.load_pretrained('{a.name}')`.
+
+## Training
+- Command: `{command_of(cfg)}`
+- Seed {cfg['seed']}; {ck['step']} steps of batch {cfg['batch_size']} ({ck['step']*cfg['batch_size']:,} pictures); wall time {ck['wall_time']/60:.1f} min
+- Hardware: {hw}; one training run (one seed).
+
+## Metrics on held-out pictures
+Fresh pictures drawn uniformly from the factor grid, disjoint seeds from the latent summary; mean ± std over {len(seeds)} evaluation seeds
+({'reduced sample sizes (--fast)' if a.fast else 'disentanglement_lib protocol sizes: 10,000 train / 5,000 test codes; FactorVAE 10,000 / 5,000 votes of batch 64'}).
+
+| metric | value |
+|---|---|
+| MIG | {fmt('mig')} |
+| DCI disentanglement | {fmt('dci_d')} |
+| DCI completeness | {fmt('dci_c')} |
+| DCI informativeness (test accuracy) | {fmt('dci_i')} |
+| FactorVAE score | {fmt('factorvae')} |
+
+## Latent dimensions
+| dim | factor | KL (nats) | std of mean |
+|---|---|---|---|
+{dims}
+
+{('## Baselines, same evaluation' + chr(10) + '| model | steps | wall | MIG | DCI-D | DCI-C | DCI-I | FactorVAE |' + chr(10) + '|---|---|---|---|---|---|---|---|' + chr(10) + base_md) if base_rows else ''}
+
+Produced by `python tools/ship.py {' '.join(sys.argv[1:])}`.
+"""
+    export_pretrained(ck, a.name, src, {k: v['mean'] for k, v in stats.items()}, card, summary=summary,
+                      extra=dict(metrics_std={k: v['std'] for k, v in stats.items()}, eval_seeds=seeds, fast=a.fast))
+    (out/f'{a.name}-metrics.json').write_text(json.dumps(dict(model=a.name, metrics=stats, baselines=base_rows, curve=pts,
+                                                             step=ck['step'], wall=ck['wall_time'], command=command_of(cfg)), indent=1))
+    if pts:
+        import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        for k in ('mig', 'dci_d'): ax.plot([p['wall']/60 for p in pts], [p[k] for p in pts], 'o-', label=k.upper().replace('_D', ' disentanglement'))
+        ax.set_xlabel('training wall time (min, 2-core CPU)'); ax.set_ylabel('score'); ax.set_ylim(0, 1); ax.grid(alpha=.3); ax.legend()
+        ax.set_title(f'{a.name}: metrics during training (3,000/1,500 codes, seed 7)', fontsize=9)
+        fig.tight_layout(); fig.savefig(out/f'{a.name}-curve.png', dpi=120)
+    print(card)
