@@ -65,7 +65,9 @@ if __name__ == '__main__':
         base_rows.append(dict(label=label, run=run, step=bck['step'], wall=bck['wall_time'], command=command_of(bck['train_config']), metrics=bstats))
     pts = [] if a.no_curve else curve(a.run, src, a.fast)
     cfg = ck['train_config']
-    hw = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads available to torch at eval, torch {torch.__version__}"
+    import os
+    hw = (f"{platform.machine()} CPU, {os.cpu_count()} cores on the machine, training with {cfg.get('threads') or 'default'} torch thread(s), "
+          f"precision {cfg.get('precision', 'fp32')}, torch {torch.__version__}; no GPU")
     fmt = lambda k: f"{stats[k]['mean']:.3f} ± {stats[k]['std']:.3f}"
     dims = '\n'.join(f"| z{d} | {summary['factor_of_dim'][d] or ('inactive' if not summary['active'][d] else 'unclear')} | "
                      f"{summary['kl_per_dim'][d]:.2f} | {summary['std'][d]:.2f} |" for d in range(len(summary['std'])))

@@ -1,0 +1,68 @@
+# hephaestus: every target sets up its own virtual environment in .venv on first use.
+#   make test   notebooks/modules sync check, then pytest (module tests + every notebook executed)
+#   make demo   context groups from the built-in renderer -> reports/demo/
+# More: make export | clean-nbs | readme | docs | bench | sync | venv | clean-venv | help
+
+SHELL       := /bin/bash
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+PY          := $(BIN)/python
+STAMP       := $(VENV)/.installed
+# Installed first, and only when the venv has no torch yet: pins the release that lies on this
+# machine's disk, so pip never goes looking for a newer multi-GB build. Override to taste.
+TORCH_SPEC  ?= torch==2.14.1 torchvision==0.29.1
+# Dev tools beyond settings.ini's dev_requirements (nbconvert renders `make docs`).
+DEV_EXTRAS  ?= nbconvert>=7
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check --progress-bar off -q
+# This machine's pip configuration warns once per package about index folders it lacks.
+PIP_NOISE   := is ignored: it is neither a file nor a directory
+PYTEST_ARGS ?=
+DEMO_ARGS   ?= --out reports/demo
+DOCS_DIR    ?= _docs
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test sync demo export clean-nbs readme docs bench clean-venv
+
+help:
+	@sed -n '1,4s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+venv: $(STAMP)
+
+$(STAMP): settings.ini setup.py
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@$(PY) -c 'import torch' 2>/dev/null || { echo "installing $(TORCH_SPEC)"; \
+	  $(PIP_INSTALL) $(TORCH_SPEC) 2>&1 | grep -v "$(PIP_NOISE)"; exit $${PIPESTATUS[0]}; }
+	@echo "installing hephaestus (editable) with its dev requirements"
+	@$(PIP_INSTALL) -e '.[dev]' '$(DEV_EXTRAS)' 2>&1 | grep -v "$(PIP_NOISE)"; exit $${PIPESTATUS[0]}
+	@touch $@
+
+test: $(STAMP)
+	@$(PY) tools/nbsync.py
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+sync: $(STAMP)
+	$(PY) tools/nbsync.py
+
+demo: $(STAMP)
+	$(BIN)/hephaestus demo $(DEMO_ARGS)
+
+export: $(STAMP)
+	$(BIN)/nbdev_export
+
+clean-nbs: $(STAMP)
+	$(BIN)/nbdev_clean
+
+readme: $(STAMP)
+	$(PY) tools/nbdocs.py readme
+
+docs: $(STAMP)
+	$(PY) tools/nbdocs.py site --out $(DOCS_DIR)
+
+bench: $(STAMP)
+	@shopt -s nullglob; files=(benchmarks/*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks/*.py yet"; exit 0; fi; \
+	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f" || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,47 @@
+"""Shared pytest setup: one torch thread (the machine is shared), repo paths, reference data.
+
+Fixtures: `repo_root` (the project folder) and `shared_data` (the read-only reference data,
+../shared/data beside the project or $HEPHAESTUS_SHARED_DATA; tests using it skip with a
+printed reason when it is absent).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault('MPLBACKEND', 'Agg')  # figures in tests never open a window
+
+
+def shared_data_dir() -> Path:
+    "Where the reference data should be (it may be absent)."
+    return Path(os.environ.get('HEPHAESTUS_SHARED_DATA') or ROOT.parent / 'shared' / 'data')
+
+
+def pytest_configure(config):
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+def pytest_report_header(config):
+    d = shared_data_dir()
+    return f'hephaestus: reference data {d} ({"present" if d.is_dir() else "ABSENT: tests using it skip"})'
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope='session')
+def shared_data() -> Path:
+    d = shared_data_dir()
+    if not d.is_dir():
+        print(f'skipping: reference data {d} is absent')
+        pytest.skip(f'reference data {d} is absent')
+    return d
