@@ -173,7 +173,7 @@ def test_cli_demo_on_the_renderer(tmp_path):
     text = (tmp_path / 'demo' / 'README.md').read_text()
     assert 'Shapes3D' in text
     assert res.stdout.count('wrote ') == 3 + ranked
-    if ranked: assert text.count('is the odd one out') == 4 and '## Ranking with the shipped `shapes3d` model' in text
+    if ranked: assert len([l for l in text.splitlines() if re.match(r'\| (seed|single) \| \d+ \| .* is the odd one out', l)]) == 4 and '## Ranking with the shipped `shapes3d` model' in text
 
 
 # ------------------------------------------------------------------ rank and evaluate
@@ -223,3 +223,9 @@ def test_parser_has_rank_and_evaluate():
     assert (a.target, a.groups, a.out) == ('ranking', 5, 'reports/ranking')
     a = build_parser().parse_args(['rank', 'a.png', 'b.png', 'c.png', '--json'])
     assert a.images == ['a.png', 'b.png', 'c.png'] and a.json and a.model == 'shapes3d'
+
+
+def test_evaluate_bad_arguments(capsys):
+    assert main(['evaluate', 'ranking', '--groups', '0']) == 2
+    assert capsys.readouterr().err.strip() == 'hephaestus: error: --groups must be at least 1, got 0'
+    with pytest.raises(SystemExit): main(['evaluate', 'nothing'])

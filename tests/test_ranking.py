@@ -102,7 +102,8 @@ def test_rank_group_explains(toy, enc):
     for g in range(len(gs)):
         r = rank_group(enc, gs.images[g])
         assert isinstance(r, Ranking) and sorted(r.order.tolist()) == list(range(6)) and r.outlier == int(r.order[0])
-        assert torch.allclose(r.contributions.sum(1), torch.ones(6), atol=1e-4) and (r.contributions[:, -1] == 0).all()
+        tot = r.contributions.sum(1)
+        assert torch.allclose(tot, (r.scores > 0).float(), atol=1e-4) and (r.contributions[:, -1] == 0).all()
         assert r.scores[r.outlier] == r.scores.max() and r.margin >= 1
         fs = r.factors_for(r.outlier)
         assert [f for f, _ in fs][0] == r.factor and all(a >= b for (_, a), (_, b) in zip(fs, fs[1:]))
@@ -147,6 +148,7 @@ def test_shared_factors():
     u = torch.tensor([[0., 0., 5.], [0., 1., 0.], [0.1, -1., 0.], [0., 0.5, 0.]])
     assert shared_factors(u, 0, ['a', 'b', 'c'], torch.ones(3, dtype=torch.bool)) == ['a', 'c']
     assert shared_factors(u, 0, ['a', 'b', 'a'], torch.ones(3, dtype=torch.bool)) == ['a']
+    assert shared_factors(u, 0, ['a', 'b', 'c'], torch.tensor([False, True, True])) == ['c']
 
 
 # ------------------------------------------------------------------ evaluation

@@ -97,3 +97,20 @@ def test_dsprites_source(tmp_path):
     src = batch_source(TrainConfig(dataset='dsprites', data_dir=str(grid)))
     x, w = src.sample(8, torch.Generator().manual_seed(0))
     assert x.shape == (8, 1, 64, 64) and w is None and src.dataset_size == 46080
+
+def test_pairs_differ_in_k_factors():
+    from hephaestus.train import _partners
+    from hephaestus.data import FACTOR_SIZES
+    g = torch.Generator().manual_seed(1)
+    c = torch.stack([torch.randint(0, k, (500,), generator=g) for k in FACTOR_SIZES], 1)
+    for k in (1, 2, 3):
+        p = _partners(c, k, g)
+        assert ((p != c).sum(1) == k).all()
+        assert (p >= 0).all() and (p < torch.tensor(FACTOR_SIZES)).all()
+
+def test_paired_run(tmp_path):
+    last = train(small(tmp_path, pair_factors=1, batch_size=8), progress=False)
+    ck = load_checkpoint(last)
+    assert ck['step'] == 6 and ck['train_config']['pair_factors'] == 1
+    with pytest.raises(ValueError, match='renderer'): TrainConfig(dataset='dsprites', data_dir='x', pair_factors=1)
+    with pytest.raises(ValueError, match='pair_factors'): TrainConfig(pair_factors=6)
