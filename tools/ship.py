@@ -35,10 +35,11 @@ def command_of(cfg: dict, steps: int | None = None) -> str:
         if v != getattr(default, f.name) and f.name not in ('out',): parts.append(f"--{f.name.replace('_', '-')} {v}")
     return ' '.join(parts) + f" --out {cfg.get('out')}"
 
-def curve(run_dir, src, fast, max_points=10):
+def curve(run_dir, src, fast, max_points=10, must=None):
     pts = []
     snaps = sorted((Path(run_dir)/'snapshots').glob('step_*.pt'))
     if len(snaps) > max_points: snaps = [snaps[round(i*(len(snaps) - 1)/(max_points - 1))] for i in range(max_points)]
+    if must and Path(must) not in snaps: snaps = sorted(snaps + [Path(must)])
     for p in snaps:
         ck = load_checkpoint(p); m = model_from_checkpoint(ck)
         r = evaluate_model(m, src, n_train=3000, n_test=1500, seed=7, factorvae=False)
@@ -54,10 +55,11 @@ if __name__ == '__main__':
     ap.add_argument('--baseline', nargs='*', default=[])
     ap.add_argument('--no-curve', action='store_true')
     ap.add_argument('--note', default='', help='a sentence for the card (e.g. how the run was resumed)')
+    ap.add_argument('--checkpoint', help='ship this snapshot of the run instead of RUN/last.pt')
     a = ap.parse_args()
     torch.set_num_threads(2)
     src = source_for(a.dataset, a.data_dir)
-    ck = load_checkpoint(Path(a.run)/'last.pt'); model = model_from_checkpoint(ck)
+    ck = load_checkpoint(a.checkpoint or Path(a.run)/'last.pt'); model = model_from_checkpoint(ck)
     seeds = list(range(1, a.eval_seeds + 1))
     summary = latent_summary(model, src, progress=True)
     stats, first = metrics_over_seeds(model, src, seeds, a.fast)
@@ -68,7 +70,7 @@ if __name__ == '__main__':
         bck = load_checkpoint(Path(run)/'last.pt')
         bstats, _ = metrics_over_seeds(model_from_checkpoint(bck), src, seeds, a.fast)
         base_rows.append(dict(label=label, run=run, step=bck['step'], wall=bck['wall_time'], command=command_of(bck['train_config'], bck['step']), metrics=bstats))
-    pts = [] if a.no_curve else curve(a.run, src, a.fast)
+    pts = [] if a.no_curve else curve(a.run, src, a.fast, must=a.checkpoint)
     cfg = ck['train_config']
     import os
     hw = (f"{platform.machine()} CPU, {os.cpu_count()} cores on the machine, training with {cfg.get('threads') or 'default'} torch thread(s), "
@@ -85,7 +87,7 @@ Load it with `hephaestus.load_pretrained('{a.name}')`.
 
 ## Training
 - Command: `{command_of(cfg, ck['step'])}`{(chr(10) + '- ' + a.note) if a.note else ''}
-- Seed {cfg['seed']}; {ck['step']} steps of batch {cfg['batch_size']} ({ck['step']*cfg['batch_size']:,} pictures); wall time {ck['wall_time']/60:.1f} min
+- Seed {cfg['seed']}; {ck['step']} steps of batch {cfg['batch_size']}{' pairs' if cfg.get('pair_factors') else ''} ({ck['step']*cfg['batch_size']*(2 if cfg.get('pair_factors') else 1):,} pictures rendered); wall time {ck['wall_time']/60:.1f} min
 - Hardware: {hw}; one training run (one seed).
 {('- Weak supervision from the renderer: every batch holds ' + str(cfg['batch_size']) + ' pairs of pictures that differ in ' + str(cfg['pair_factors']) + ' random factor(s) (which ones is not given); latent dimensions whose posteriors agree within a pair are averaged (Ada-GVAE, Locatello et al. 2020), on top of the beta-TCVAE objective.') if cfg.get('pair_factors') else ''}
 {('- Object pixels weigh ' + str(1 + cfg['object_weight']) + 'x in the reconstruction term (the renderer knows the object mask).') if cfg.get('object_weight') else ''}
@@ -119,6 +121,7 @@ Produced by `python tools/ship.py {' '.join(sys.argv[1:])}`.
         import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(5, 3.2))
         for k in ('mig', 'dci_d'): ax.plot([p['wall']/60 for p in pts], [p[k] for p in pts], 'o-', label=k.upper().replace('_D', ' disentanglement'))
+        ax.axvline(ck['wall_time']/60, color='gray', ls='--', lw=1, label=f"shipped (step {ck['step']})")
         ax.set_xlabel('training wall time (min, 2-core CPU)'); ax.set_ylabel('score'); ax.set_ylim(0, 1); ax.grid(alpha=.3); ax.legend()
         ax.set_title(f'{a.name}: metrics during training (3,000/1,500 codes, seed 7)', fontsize=9)
         fig.tight_layout(); fig.savefig(out/f'{a.name}-curve.png', dpi=120)
