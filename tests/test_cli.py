@@ -229,3 +229,22 @@ def test_evaluate_bad_arguments(capsys):
     assert main(['evaluate', 'ranking', '--groups', '0']) == 2
     assert capsys.readouterr().err.strip() == 'hephaestus: error: --groups must be at least 1, got 0'
     with pytest.raises(SystemExit): main(['evaluate', 'nothing'])
+
+
+# ------------------------------------------------------------------ train-refiner
+def test_train_refiner_command(tmp_path, capsys):
+    out = tmp_path / 'refiner'
+    args = ['train-refiner', '--vae', 'shapes3d', '--steps', '2', '--batch-size', '2', '--base', '8', '--mults', '1,2',
+            '--threads', '1', '--precision', 'fp32', '--ckpt-every', '1', '--out', str(out), '--quiet']
+    from hephaestus.pretrained import available_pretrained
+    if 'shapes3d' not in available_pretrained():   # no shipped VAE: train for a tiny VAE checkpoint instead
+        import torch
+        from hephaestus.vae import VAE
+        torch.save(dict(model_config=VAE(latent_dim=4).config, model=VAE(latent_dim=4).state_dict()), tmp_path / 'vae.pt')
+        args[2] = str(tmp_path / 'vae.pt')
+    assert main(args) == 0 and (out / 'last.pt').exists()
+    assert 'step 2' in capsys.readouterr().out
+    assert main([*args[:4], '3', *args[5:], '--resume']) == 0
+    assert 'step 3' in capsys.readouterr().out
+    assert main(['train-refiner', '--param', 'score', '--out', str(out)]) == 2
+    assert 'param must be one of' in capsys.readouterr().err

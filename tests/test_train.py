@@ -112,5 +112,20 @@ def test_paired_run(tmp_path):
     last = train(small(tmp_path, pair_factors=1, batch_size=8), progress=False)
     ck = load_checkpoint(last)
     assert ck['step'] == 6 and ck['train_config']['pair_factors'] == 1
-    with pytest.raises(ValueError, match='renderer'): TrainConfig(dataset='dsprites', data_dir='x', pair_factors=1)
+    with pytest.raises(ValueError, match='source of factor classes'): TrainConfig(dataset='cifar10', data_dir='x', pair_factors=1)
     with pytest.raises(ValueError, match='pair_factors'): TrainConfig(pair_factors=6)
+
+def test_dsprites_pairs():
+    grid = ROOT.parent/'shared'/'data'/'dsprites'/'dsprites-grid.npz'
+    if not grid.exists(): pytest.skip(f'real dSprites grid not found at {grid}')
+    from hephaestus.train import _partners
+    from hephaestus.loaders import DSprites
+    ds = DSprites(grid)
+    g = torch.Generator().manual_seed(0)
+    c = ds.classes[torch.randint(0, len(ds), (200,), generator=g)]
+    p = _partners(c, 1, g, ds.factor_sizes)
+    assert ((p != c).sum(1) == 1).all() and (p < torch.tensor(ds.factor_sizes)).all()
+    src = batch_source(TrainConfig(dataset='dsprites', data_dir=str(grid), pair_factors=1))
+    x, w = src.sample(8, torch.Generator().manual_seed(0))   # 8 pairs: rows i and 8+i
+    assert x.shape == (16, 1, 64, 64) and w is None
+    assert (x[:8] != x[8:]).flatten(1).any(1).all()   # one factor changed -> a different picture (no symmetric no-ops at these seeds)

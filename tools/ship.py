@@ -79,17 +79,18 @@ if __name__ == '__main__':
     dims = '\n'.join(f"| z{d} | {summary['factor_of_dim'][d] or ('inactive' if not summary['active'][d] else 'unclear')} | "
                      f"{summary['kl_per_dim'][d]:.2f} | {summary['std'][d]:.2f} |" for d in range(len(summary['std'])))
     base_md = '\n'.join(f"| {b['label']} | {b['step']} | {b['wall']/60:.0f} min | " + ' | '.join(f"{b['metrics'][k]['mean']:.3f} ± {b['metrics'][k]['std']:.3f}" for k in ('mig', 'dci_d', 'dci_c', 'dci_i', 'factorvae')) + ' |' for b in base_rows)
+    kind = {'tcvae': 'β-TCVAE', 'betavae': f"β-VAE (β = {cfg['beta']:g}, a baseline)", 'vae': 'plain VAE (β = 1, a baseline)'}[cfg['loss']]
     card = f"""# Model card: `{a.name}`
 
-β-TCVAE ({cfg['loss']}) with the convolutional encoder/decoder of Burgess et al. (2018), latent D = {ck['model_config']['latent_dim']},
-{ck['model_config']['likelihood']} decoder, trained on {'pictures rendered on the fly by hephaestus.data (the built-in 3D Shapes renderer)' if a.dataset == 'shapes3d' else a.dataset}.
+{kind} with the convolutional encoder/decoder of Burgess et al. (2018), latent D = {ck['model_config']['latent_dim']},
+{ck['model_config']['likelihood']} decoder, trained on {'pictures rendered on the fly by hephaestus.data (the built-in 3D Shapes renderer)' if a.dataset == 'shapes3d' else 'the real dSprites grid (' + str(a.data_dir) + ')'}.
 Load it with `hephaestus.load_pretrained('{a.name}')`.
 
 ## Training
 - Command: `{command_of(cfg, ck['step'])}`{(chr(10) + '- ' + a.note) if a.note else ''}
 - Seed {cfg['seed']}; {ck['step']} steps of batch {cfg['batch_size']}{' pairs' if cfg.get('pair_factors') else ''} ({ck['step']*cfg['batch_size']*(2 if cfg.get('pair_factors') else 1):,} pictures rendered); wall time {ck['wall_time']/60:.1f} min
 - Hardware: {hw}; one training run (one seed).
-{('- Weak supervision from the renderer: every batch holds ' + str(cfg['batch_size']) + ' pairs of pictures that differ in ' + str(cfg['pair_factors']) + ' random factor(s) (which ones is not given); latent dimensions whose posteriors agree within a pair are averaged (Ada-GVAE, Locatello et al. 2020), on top of the beta-TCVAE objective.') if cfg.get('pair_factors') else ''}
+{('- Weak supervision: every batch holds ' + str(cfg['batch_size']) + ' pairs of pictures (rendered, or looked up in the factor grid) that differ in ' + str(cfg['pair_factors']) + ' random factor(s) (which ones is not given); latent dimensions whose posteriors agree within a pair are averaged (Ada-GVAE, Locatello et al. 2020), on top of the ' + {'tcvae': 'β-TCVAE', 'betavae': 'β-VAE', 'vae': 'VAE'}[cfg['loss']] + ' objective.') if cfg.get('pair_factors') else ''}
 {('- Object pixels weigh ' + str(1 + cfg['object_weight']) + 'x in the reconstruction term (the renderer knows the object mask).') if cfg.get('object_weight') else ''}
 
 ## Metrics on held-out pictures
