@@ -169,11 +169,16 @@ def test_cli_demo_on_the_renderer(tmp_path):
     assert res.returncode == 0, res.stderr
     from hephaestus.pretrained import available_pretrained
     ranked = 'shapes3d' in available_pretrained()
-    assert sorted(p.name for p in (tmp_path / 'demo').iterdir()) == ['README.md', 'groups_seed.png', 'groups_single.png'] + (['ranking.png'] if ranked else [])
+    made = ['edit_grid.png', 'ranking.png', 'similarity_path.png'] if ranked else []
+    assert sorted(p.name for p in (tmp_path / 'demo').iterdir()) == sorted(['README.md', 'groups_seed.png', 'groups_single.png'] + made)
     text = (tmp_path / 'demo' / 'README.md').read_text()
     assert 'Shapes3D' in text
-    assert res.stdout.count('wrote ') == 3 + ranked
-    if ranked: assert len([l for l in text.splitlines() if re.match(r'\| (seed|single) \| \d+ \| .* is the odd one out', l)]) == 4 and '## Ranking with the shipped `shapes3d` model' in text
+    assert res.stdout.count('wrote ') == 3 + len(made)
+    if ranked:
+        assert len([l for l in text.splitlines() if re.match(r'\| (seed|single) \| \d+ \| .* is the odd one out', l)]) == 4 and '## Ranking with the shipped `shapes3d` model' in text
+        assert '## Generation with `shapes3d`' in text
+        scores = [float(v) for v in re.search(r'scores against the group rise: ([\d., ]+)\.', text).group(1).split(', ')]
+        assert len(scores) >= 2 and scores == sorted(scores)
 
 
 # ------------------------------------------------------------------ rank and evaluate

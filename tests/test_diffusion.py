@@ -195,9 +195,9 @@ def test_export_load_round_trip(tmp_path, vae):
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match='no refiner'): load_refiner(tmp_path/'missing.pt')
+    with pytest.raises(FileNotFoundError, match='no Hephaestus refiner'): load_refiner(tmp_path/'missing.pt')
     bad = tmp_path/'bad.pt'; bad.write_bytes(b'not a torch file')
-    with pytest.raises(ValueError, match='damaged or not a refiner'): load_refiner(bad)
+    with pytest.raises(ValueError, match='damaged or not a Hephaestus refiner'): load_refiner(bad)
     other = tmp_path/'other.pt'; torch.save(dict(format='hephaestus-pretrained-1'), other)
     with pytest.raises(ValueError, match='not a Hephaestus refiner'): load_refiner(other)
     with pytest.raises(ValueError, match='not a refiner training checkpoint'): load_refiner_checkpoint(other)

@@ -241,6 +241,9 @@ def test_refine_without_a_refiner(model):
     from hephaestus.pretrained import available_pretrained
     if 'shapes3d-refiner' not in available_pretrained():
         with pytest.raises(ValueError, match="no refiner is shipped for model 'shapes3d'"): _maybe_refine(model, x, refine=True)
+    else:   # the shipped refiner: loaded once, checked against the model, pictures stay pictures
+        out = _maybe_refine(model, x, refine=True)
+        assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1 and not torch.equal(out, x)
 
 
 def test_refiner_is_checked_and_called_with_shared_noise_for_paths(model, groups, monkeypatch):
