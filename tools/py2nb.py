@@ -6,7 +6,7 @@ from a notebook). Cells start with a line `# %%` (code) or `# %% [md]` (markdown
 `# ` is removed). Usage: py2nb.py draft.py out.ipynb [--run]   (--run executes it with
 nbclient in the notebook's folder and keeps outputs, then the caller runs nbdev_clean).
 """
-import sys, re, nbformat
+import hashlib, sys, re, nbformat
 from pathlib import Path
 
 def convert(src, dst, run=False):
@@ -28,6 +28,11 @@ def convert(src, dst, run=False):
         else:
             cur.append(line)
     flush()
+    seen = set()
+    for c in cells:   # stable cell ids (from the source), so re-converting an unchanged cell changes nothing
+        h = hashlib.sha1(c.source.encode()).hexdigest()
+        while h[:8] in seen: h = hashlib.sha1(h.encode()).hexdigest()
+        c.id = h[:8]; seen.add(c.id)
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}}
     if run:

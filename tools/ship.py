@@ -5,7 +5,7 @@ Usage: python tools/ship.py RUN_DIR NAME [--dataset shapes3d|dsprites] [--data-d
 Writes hephaestus/weights/NAME.{pt,md,json}, reports/training/NAME-*.json and a metric-vs-time figure
 from the run's snapshots. Every number in the card is computed here, from the checkpoint.
 """
-import argparse, json, platform, sys, time
+import argparse, json, platform, shlex, sys, time
 from dataclasses import fields
 from pathlib import Path
 import numpy as np, torch
@@ -112,7 +112,7 @@ Fresh pictures drawn uniformly from the factor grid, disjoint seeds from the lat
 
 {('## Baselines, same evaluation' + chr(10) + '| model | steps | wall | MIG | DCI-D | DCI-C | DCI-I | FactorVAE |' + chr(10) + '|---|---|---|---|---|---|---|---|' + chr(10) + base_md) if base_rows else ''}
 
-Produced by `python tools/ship.py {' '.join(sys.argv[1:])}`.
+Produced by `python tools/ship.py {shlex.join(sys.argv[1:])}`.
 """
     export_pretrained(ck, a.name, src, {k: v['mean'] for k, v in stats.items()}, card, summary=summary,
                       extra=dict(metrics_std={k: v['std'] for k, v in stats.items()}, eval_seeds=seeds, fast=a.fast))

@@ -4,7 +4,7 @@ Usage: python tools/ship_refiner.py RUN_DIR [--name shapes3d-refiner] [--vae sha
 Writes hephaestus/weights/NAME.{pt,md}, reports/generate/edits.{md,json} (VAE alone vs VAE + refiner on one-factor
 edits of held-out renders) and reports/generate/refiner.png. Every number in the card is computed here.
 """
-import argparse, json, os, platform, sys, tempfile, time
+import argparse, json, os, platform, shlex, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from hephaestus.data import FACTOR_SIZES, render_shapes3d, reports_dir
@@ -55,7 +55,7 @@ if __name__ == '__main__':
     ev = evaluate_edits(vae, n=a.edits, seed=a.seed, refiner=refiner, progress=True)
     lat = latency(refiner, vae)
     out = reports_dir()/'generate'; out.mkdir(parents=True, exist_ok=True)
-    cmd = f"python tools/ship_refiner.py {' '.join(sys.argv[1:])}"
+    cmd = "python tools/ship_refiner.py " + shlex.join(sys.argv[1:])
     (out/'edits.json').write_text(json.dumps(dict(edits=ev, refiner_metrics=rm, latency=lat, command=cmd), indent=1))
     (out/'edits.md').write_text(f"# Edits against the renderer: VAE alone and VAE + diffusion refiner\n\nMade by `{cmd}` "
                                 f"(`evaluate_edits(load_pretrained('{a.vae}'), n={a.edits}, seed={a.seed}, refiner=...)`, "
