@@ -14,9 +14,9 @@ from typing import Callable
 from . import __version__
 
 # %% auto #0
-__all__ = ['COMMANDS', 'PROG', 'USER_ERRORS', 'GROUP_STYLES', 'SHAPE_NAMES', 'Command', 'command', 'build_parser', 'error',
-           'main', 'value_names', 'run_demo', 'describe_groups', 'rank_demo_groups', 'generation_demo', 'demo', 'train',
-           'train_refiner', 'rank', 'evaluate']
+__all__ = ['COMMANDS', 'PROG', 'USER_ERRORS', 'GROUP_STYLES', 'SHAPE_NAMES', 'train', 'train_refiner', 'Command', 'command',
+           'build_parser', 'error', 'main', 'value_names', 'run_demo', 'describe_groups', 'rank_demo_groups',
+           'generation_demo', 'demo', 'delegate', 'rank', 'evaluate']
 
 # %% ../nbs/90_cli.ipynb #2d7a5394
 @dataclass
@@ -219,29 +219,22 @@ def demo(args: argparse.Namespace) -> int:
     for f in files.values(): print(f'wrote {f}')
     return 0
 
-# %% ../nbs/90_cli.ipynb #bfd574e1
-def _train_args(p: argparse.ArgumentParser):
-    from hephaestus.train import add_train_args
-    add_train_args(p)
+# %% ../nbs/90_cli.ipynb #c5c61009
+def delegate(name: str, help: str, module: str, add_args: str, run: str) -> Callable[[argparse.Namespace], int]:
+    "Register the subcommand `name` whose options (`module.add_args(parser)`) and work (`module.run(args)`) live in `module`, imported only when the subcommand is used."
+    import importlib
+    def go(args: argparse.Namespace) -> int:
+        getattr(importlib.import_module(module), run)(args)
+        return 0
+    go.__name__, go.__doc__ = name.replace('-', '_'), f"The `{name}` subcommand: `{module}.{run}`."
+    return command(name, help, lambda p: getattr(importlib.import_module(module), add_args)(p))(go)
 
-@command('train', 'Train a beta-TCVAE (or beta-VAE / VAE baseline) on rendered 3D Shapes or your data.', _train_args)
-def train(args: argparse.Namespace) -> int:
-    "The `train` subcommand: `hephaestus.train.train_from_args`."
-    from hephaestus.train import train_from_args
-    train_from_args(args)
-    return 0
+train = delegate('train', 'Train a beta-TCVAE (or beta-VAE / VAE baseline) on rendered 3D Shapes or your data.',
+                 'hephaestus.train', 'add_train_args', 'train_from_args')
 
-# %% ../nbs/90_cli.ipynb #46ef2748
-def _refiner_args(p: argparse.ArgumentParser):
-    from hephaestus.diffusion import add_refiner_args
-    add_refiner_args(p)
-
-@command('train-refiner', 'Train the diffusion refiner that sharpens the decodes of a VAE (DiffuseVAE).', _refiner_args)
-def train_refiner(args: argparse.Namespace) -> int:
-    "The `train-refiner` subcommand: `hephaestus.diffusion.refiner_from_args`."
-    from hephaestus.diffusion import refiner_from_args
-    refiner_from_args(args)
-    return 0
+# %% ../nbs/90_cli.ipynb #dee1413b
+train_refiner = delegate('train-refiner', 'Train the diffusion refiner that sharpens the decodes of a VAE (DiffuseVAE).',
+                         'hephaestus.diffusion', 'add_refiner_args', 'refiner_from_args')
 
 # %% ../nbs/90_cli.ipynb #fafc2a86
 def _rank_args(p: argparse.ArgumentParser):
