@@ -26,14 +26,15 @@ def metrics_over_seeds(model, src, seeds, fast):
     return {k: dict(mean=float(np.mean([r[k] for r in runs])), std=float(np.std([r[k] for r in runs], ddof=1)) if len(runs) > 1 else 0.0,
                     values=[r[k] for r in runs]) for k in keys}, runs[0]
 
-def command_of(cfg: dict, steps: int | None = None) -> str:
-    default = TrainConfig()
-    parts = ['hephaestus train']
-    cfg = {**cfg, 'steps': steps if steps is not None else cfg.get('steps')}
-    for f in fields(TrainConfig):
+def command_of(cfg: dict, steps: int | None = None, config_cls=TrainConfig, prog: str = 'hephaestus train', out: str | None = None) -> str:
+    "The command line that reproduces a saved config: the options whose value differs from `config_cls`'s default."
+    default, parts = config_cls(), [prog]
+    if steps is not None: cfg = {**cfg, 'steps': steps}
+    opt = lambda v: ','.join(map(str, v)) if isinstance(v, (list, tuple)) else v
+    for f in fields(config_cls):
         v = cfg.get(f.name)
-        if v != getattr(default, f.name) and f.name not in ('out',): parts.append(f"--{f.name.replace('_', '-')} {v}")
-    return ' '.join(parts) + f" --out {cfg.get('out')}"
+        if opt(v) != opt(getattr(default, f.name)) and f.name != 'out': parts.append(f"--{f.name.replace('_', '-')} {opt(v)}")
+    return ' '.join(parts) + f" --out {out or cfg.get('out')}"
 
 def curve(run_dir, src, fast, max_points=10, must=None):
     pts = []

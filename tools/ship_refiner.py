@@ -12,18 +12,8 @@ from hephaestus.diffusion import (export_refiner, load_refiner, load_refiner_che
                                   show_refinement, WEIGHTS_DIR)
 from hephaestus.generate import evaluate_edits
 from hephaestus.pretrained import load_pretrained
-
-def command_of(cfg: dict, run: str) -> str:
-    from hephaestus.diffusion import RefinerConfig
-    from dataclasses import fields
-    default, parts = RefinerConfig(), ['hephaestus train-refiner']
-    for f in fields(RefinerConfig):
-        v = cfg.get(f.name)
-        if isinstance(v, (list, tuple)): v = ','.join(map(str, v))
-        dv = getattr(default, f.name)
-        if isinstance(dv, tuple): dv = ','.join(map(str, dv))
-        if v != dv and f.name != 'out': parts.append(f"--{f.name.replace('_', '-')} {v}")
-    return ' '.join(parts) + f' --out {run}'
+from hephaestus.diffusion import RefinerConfig
+from ship import command_of   # tools/ is on sys.path when this script runs
 
 def latency(refiner, vae, reps: int = 5) -> dict:
     "Median ms to decode one picture and to refine it with 10 DDIM steps (1 thread)."
@@ -81,7 +71,7 @@ T = {cfg['T']}); sampling is DDIM in 10-25 steps. Load it with `hephaestus.load_
 the VAE it was trained with (fingerprint `{ck['vae_id']}`, checked by `check_refiner`).
 
 ## Training
-- Command: `{command_of(cfg, a.run)}`{(chr(10) + '- ' + a.note) if a.note else ''}
+- Command: `{command_of(cfg, config_cls=RefinerConfig, prog='hephaestus train-refiner', out=a.run)}`{(chr(10) + '- ' + a.note) if a.note else ''}
 - Pairs rendered on the fly: a 3D Shapes scene of uniform random factors, and the VAE's decode of its posterior mean
   (or, with probability {cfg['sample_p']}, of a posterior sample) as the condition.
 - Seed {cfg['seed']}; {ck['step']:,} steps of batch {cfg['batch_size']} ({ck['step']*cfg['batch_size']:,} pictures); wall time {ck['wall_time']/60:.1f} min;
