@@ -288,10 +288,12 @@ def hue_to_rgb(h: Tensor) -> Tensor:
     return 1 - torch.minimum(k, 4 - k).clamp(0, 1)
 
 _LEVELS = torch.tensor([0.2, 0.4, 0.6, 0.8, 1.0])
-_COLOUR_TABLES: dict[str, tuple[Tensor, Tensor]] = {}
+_COLOUR_TABLES: dict[tuple, tuple[Tensor, Tensor]] = {}
 
-def _colour_tables(scene: Scene) -> tuple[Tensor, Tensor]:
-    "Per geometry row: sky colour maps [480,3,HW] and clipped maps [480*3*5+1, HW] (last row zero)."
+def _colour_tables(scene: Scene, device=None) -> tuple[Tensor, Tensor]:
+    "Per geometry row: sky colour maps [480,3,HW] and clipped maps [480*3*5+1, HW] (last row zero), on `device`."
+    dev = torch.device(device or 'cpu')
+    if (scene.key(), dev) in _COLOUR_TABLES: return _COLOUR_TABLES[scene.key(), dev]
     key = scene.key()
     if key not in _COLOUR_TABLES:
         cov, shade = (t.float() for t in scene_tables(scene))
@@ -299,17 +301,20 @@ def _colour_tables(scene: Scene) -> tuple[Tensor, Tensor]:
         maps = torch.cat([lit.reshape(-1, IMAGE_SIZE**2), torch.zeros(1, IMAGE_SIZE**2)])
         sky = cov[:, 0].reshape(-1, 1, IMAGE_SIZE**2) * torch.tensor(scene.sky)[None, :, None]
         _COLOUR_TABLES[key] = sky, maps
-    return _COLOUR_TABLES[key]
+    if dev.type != 'cpu': _COLOUR_TABLES[key, dev] = tuple(t.to(dev) for t in _COLOUR_TABLES[key])   # ~120 MB, copied once
+    return _COLOUR_TABLES[key, dev] if dev.type != 'cpu' else _COLOUR_TABLES[key]
 
-def render_shapes3d(classes, scene: Scene = SCENE, batch: int = 512) -> Tensor:
-    "Pictures [N,3,64,64] in [0,1] of the 3D Shapes scenes with these factor classes [N,6]."
+def render_shapes3d(classes, scene: Scene = SCENE, batch: int = 512, device=None) -> Tensor:
+    "Pictures [N,3,64,64] in [0,1] of the 3D Shapes scenes with these factor classes [N,6] (rendered on `device`, default CPU)."
     c = check_classes(classes)
-    sky, maps = _colour_tables(scene)
+    sky, maps = _colour_tables(scene, device)
+    c = c.to(maps.device)
+    if maps.device.type != 'cpu': batch = max(1, len(c))   # one gather on an accelerator
     level = (hue_to_rgb(c[:, :3].float()/10)*5).round().long()       # [N, 3 materials, 3 channels], 0..5
     g = _table_index(c)
-    rows = ((g[:, None, None]*3 + torch.arange(3)[None, :, None])*5 + level - 1)
+    rows = ((g[:, None, None]*3 + torch.arange(3, device=c.device)[None, :, None])*5 + level - 1)
     rows = torch.where(level == 0, len(maps) - 1, rows)
-    out = torch.empty(len(c), 3, IMAGE_SIZE**2)
+    out = torch.empty(len(c), 3, IMAGE_SIZE**2, device=c.device)
     for i in range(0, len(c), batch):
         r = rows[i:i+batch]
         out[i:i+len(r)] = maps[r.reshape(-1)].reshape(len(r), 3, 3, -1).sum(1) + sky[g[i:i+batch]]

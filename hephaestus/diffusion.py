@@ -239,6 +239,7 @@ class RefinerConfig:
     precision: str = 'bf16'         # 'fp32' or 'bf16' (autocast of the UNet; the loss stays in fp32)
     seed: int = 0
     threads: int | None = None
+    device: str = 'auto'            # 'auto' (cuda if present), 'cpu' or 'cuda'
     out: str = 'runs/refiner'
     ckpt_every: int = 200
     log_every: int = 20
@@ -262,17 +263,19 @@ class RefinerConfig:
 @torch.no_grad()
 def make_batch(vae: VAE, n: int, g: torch.Generator, sample_p: float = 0.5) -> tuple[Tensor, Tensor]:
     "(pictures x0, conditions) in [0,1]: rendered 3D Shapes scenes of uniform random factors and the VAE's decodes of them."
-    x0 = render_shapes3d(uniform_classes(n, g))
+    dev = next(vae.parameters()).device                      # rendered where the VAE lives; random draws stay on the CPU generator
+    x0 = render_shapes3d(uniform_classes(n, g), device=dev)
     mu, logvar = vae.encode(x0)
-    z = torch.where(torch.rand(n, 1, generator=g) < sample_p, mu + torch.randn(mu.shape, generator=g)*(0.5*logvar).exp(), mu)
+    pick, eps = torch.rand(n, 1, generator=g).to(dev), torch.randn(mu.shape, generator=g).to(dev)
+    z = torch.where(pick < sample_p, mu + eps*(0.5*logvar).exp(), mu)
     return x0, vae.decode(z)
 
 def diffusion_loss(refiner: Refiner, x0: Tensor, cond: Tensor, precision: str = 'fp32') -> Tensor:
     "The DDPM loss of the refiner's parameterisation: mean squared error of its target at uniform random t (pictures in [0,1])."
     x0, cond = x0*2 - 1, cond*2 - 1
-    t = torch.randint(0, refiner.T, (len(x0),))
+    t = torch.randint(0, refiner.T, (len(x0),)).to(x0.device)
     noise = torch.randn_like(x0)
-    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=precision == 'bf16'):
+    with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
         out = refiner(refiner.add_noise(x0, t, noise), t, cond)
     return F.mse_loss(out.float(), refiner.target(x0, t, noise))
 
@@ -305,11 +308,14 @@ def train_refiner(cfg: RefinerConfig, vae: VAE, resume: bool = False, progress: 
     "Train (or resume) a refiner for `vae` on rendered 3D Shapes pictures; returns the path of its last checkpoint."
     import copy
     if cfg.threads: torch.set_num_threads(cfg.threads)
+    from hephaestus.train import _device
     out = Path(cfg.out); last = out/'last.pt'
+    dev = _device(cfg.device)
     vae = vae.eval()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = Refiner(vae.image_size, vae.in_channels, **cfg.model_kwargs(), vae_id=vae_fingerprint(vae))
+    model = Refiner(vae.image_size, vae.in_channels, **cfg.model_kwargs(), vae_id=vae_fingerprint(vae)).to(dev)
+    vae = copy.deepcopy(vae).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     step, history, wall0 = 0, [], 0.0

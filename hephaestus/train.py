@@ -18,7 +18,7 @@ from .vae import VAE, build_model
 from .tcvae_loss import tcvae_terms, kl_per_dim
 
 # %% auto #0
-__all__ = ['DATASETS', 'LOSSES', 'TrainConfig', 'BatchSource', 'uniform_classes', 'batch_source', 'recon_nll', 'beta_at',
+__all__ = ['DATASETS', 'LOSSES', 'TrainConfig', 'BatchSource', 'uniform_classes', 'batch_source', 'recon_nll', 'lr_at', 'beta_at',
            'step_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'train', 'add_train_args',
            'train_from_args']
 
@@ -33,6 +33,9 @@ class TrainConfig:
     steps: int = 10_000
     batch_size: int = 256
     lr: float = 1e-3
+    lr_schedule: str = 'constant'   # 'constant', or 'cosine' (from lr down to lr/20 over the run: steps, or minutes if that ends first)
+    clip: float = 0.0               # >0: clip the gradient norm to this (a guard against loss spikes); 0: no clipping
+    minutes: float = 0.0            # >0: training-time budget of the run (resumes included); stops cleanly with a checkpoint
     latent_dim: int = 10
     likelihood: str = 'bernoulli'
     loss: str = 'tcvae'             # 'tcvae', 'betavae' (KL times beta) or 'vae' (beta = 1)
@@ -59,6 +62,8 @@ class TrainConfig:
         for k in ('steps', 'batch_size', 'latent_dim', 'ckpt_every', 'log_every'):
             if int(getattr(self, k)) < 1: raise ValueError(f"{k} must be at least 1, got {getattr(self, k)}")
         if self.lr <= 0: raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.lr_schedule not in ('constant', 'cosine'): raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.clip < 0 or self.minutes < 0: raise ValueError(f"clip and minutes must be 0 (off) or positive, got {self.clip} and {self.minutes}")
         if self.pair_factors and self.dataset not in ('shapes3d', 'dsprites'):
             raise ValueError("pair_factors needs a source of factor classes: dataset 'shapes3d' (the renderer) or 'dsprites'")
         if not 0 <= self.pair_factors < 5: raise ValueError(f"pair_factors must lie in 0..4, got {self.pair_factors}")
@@ -92,15 +97,15 @@ def _shift(x: Tensor, shift: int, g: torch.Generator) -> Tensor:
     from hephaestus.loaders import shift_horizontal
     return shift_horizontal(x, torch.randint(-shift, shift + 1, (len(x),), generator=g))
 
-def batch_source(cfg: TrainConfig) -> BatchSource:
-    "The batch source of a config's dataset."
+def batch_source(cfg: TrainConfig, device=None) -> BatchSource:
+    "The batch source of a config's dataset (3D Shapes pictures are rendered on `device`; the others are read on the CPU)."
     from hephaestus.loaders import DEFAULT_SHIFT
     if cfg.dataset == 'shapes3d':
         shift = 0 if cfg.shift is None else cfg.shift   # 3D Shapes: the camera already turns; default no shift
         def sample(n, g):
             c = uniform_classes(n, g)
             if cfg.pair_factors: c = torch.cat([c, _partners(c, cfg.pair_factors, g)])   # rows i and n+i form a pair
-            x = _shift(render_shapes3d(c), shift, g)
+            x = _shift(render_shapes3d(c, device=device), shift, g)
             w = 1 + cfg.object_weight*object_mask(c)[:, None] if cfg.object_weight else None
             return x, w
         return BatchSource(sample, N_IMAGES, 3, 64)
@@ -160,6 +165,13 @@ def _paired_forward(model: VAE, x: Tensor):
     mu, logvar = torch.where(shared, mu_avg, mu), torch.where(shared, lv_avg, logvar)
     z = model.reparameterize(mu, logvar)
     return VAEOutput(model.decode_logits(z), mu, logvar, z)
+
+def lr_at(cfg: TrainConfig, step: int, wall: float = 0.0) -> float:
+    "Learning rate at a step (and `wall` seconds of training): constant, or cosine down to lr/20 by the end of steps or minutes."
+    if cfg.lr_schedule == 'constant': return cfg.lr
+    p = step/cfg.steps
+    if cfg.minutes: p = max(p, wall/(60*cfg.minutes))
+    return cfg.lr*(0.05 + 0.95*0.5*(1 + math.cos(math.pi*min(1.0, p))))
 
 def beta_at(cfg: TrainConfig, step: int) -> float:
     "β after warm-up: linear from 1 to cfg.beta over cfg.warmup steps."
@@ -227,7 +239,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         if dev.type == 'cuda': dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0'))); torch.cuda.set_device(dev)
     if cfg.threads: torch.set_num_threads(cfg.threads)
     out = Path(cfg.out); last = out/'last.pt'
-    src = batch_source(cfg)
+    src = batch_source(cfg, dev)
     torch.manual_seed(cfg.seed + rank)
     gen = torch.Generator().manual_seed(cfg.seed*1000 + rank)
     model = VAE(cfg.latent_dim, src.channels, src.image_size, cfg.likelihood).to(dev)
@@ -253,19 +265,31 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     bar = tqdm(total=cfg.steps, initial=step, desc=f'train {cfg.loss} on {cfg.dataset}', disable=not progress or rank != 0, leave=False)
     try:
         while step < cfg.steps:
+            wall = wall0 + time.time() - t0
+            if cfg.minutes and wall > 60*cfg.minutes:
+                if rank == 0:
+                    save_checkpoint(last, model, opt, step, cfg, gen, history, wall)
+                    if progress: print(f"time budget of {cfg.minutes} min spent at step {step}")
+                break
+            for grp in opt.param_groups: grp['lr'] = lr_at(cfg, step, wall)
             x, w = src.sample(cfg.batch_size, gen)
             x = x.to(dev, non_blocking=True); w = w.to(dev) if w is not None else None
             loss, logs = step_loss(net if world == 1 else _DDPView(net, model), x, cfg, src.dataset_size, step, w)
             if not math.isfinite(logs['loss']):
                 raise FloatingPointError(f"the loss became {logs['loss']} at step {step}; stopped. The last good checkpoint is "
                                          f"{last if last.exists() else '(none yet)'}: lower --lr or change the recipe, then --resume")
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            opt.zero_grad(set_to_none=True); loss.backward()
+            logs['grad_norm'] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float('inf')))
+            if not math.isfinite(logs['grad_norm']):
+                raise FloatingPointError(f"the gradient became {logs['grad_norm']} at step {step}; stopped. The last good checkpoint is "
+                                         f"{last if last.exists() else '(none yet)'}: lower --lr or set --clip, then --resume")
+            opt.step()
             step += 1; seen += len(x)*world
             for k, v in logs.items(): acc[k] = acc.get(k, 0.0) + v
             if step % cfg.log_every == 0 or step == cfg.steps:
                 n = cfg.log_every if step % cfg.log_every == 0 else step % cfg.log_every
                 rate = seen/(time.time() - t0)
-                rec = {k: v/n for k, v in acc.items()} | dict(step=step, images_per_s=rate, wall=wall0 + time.time() - t0)
+                rec = {k: v/n for k, v in acc.items()} | dict(step=step, lr=opt.param_groups[0]['lr'], images_per_s=rate, wall=wall0 + time.time() - t0)
                 history.append(rec); acc = {}
                 bar.set_postfix(loss=f"{rec['loss']:.1f}", recon=f"{rec['recon']:.1f}", kl=f"{rec['kl']:.2f}", img_s=f"{rate:.0f}")
                 if rank == 0:

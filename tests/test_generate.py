@@ -34,9 +34,11 @@ def groups():
 # ---- changes ----------------------------------------------------------------------------------------------
 
 def test_parse_factor_and_latent_changes(model):
-    ch = parse_changes(model, {'object_hue': 3, 'z4': 0.5})
-    assert isinstance(ch, Changes) and ch.dims.tolist() == [2, 5, 4]
-    assert torch.allclose(ch.values[:2], model.centroids['object_hue'][3, [2, 5]]) and ch.values[2] == 0.5
+    hue = [d for d, f in enumerate(model.factor_of_dim) if f == 'object_hue']     # the factor's own dimensions
+    free = next(d for d in range(model.latent_dim) if d not in hue)
+    ch = parse_changes(model, {'object_hue': 3, f'z{free}': 0.5})
+    assert isinstance(ch, Changes) and hue and ch.dims.tolist() == hue + [free]
+    assert torch.allclose(ch.values[:len(hue)], model.centroids['object_hue'][3, hue]) and ch.values[-1] == 0.5
     assert ch.factors == ['object_hue'] and 'object_hue=3' in ch.describe()
     assert parse_changes(model, {'shape': 'sphere'}).named == {'shape': 2}
     assert parse_changes(model, {'shape': '1', 'z0': '-1.5'}).values[-1] == -1.5
@@ -58,10 +60,13 @@ def test_parse_factor_and_latent_changes(model):
     ({'z1': float('nan')}, r'finite'),
     ({'z1': float('inf')}, r'finite'),
     ({'z1': 'abc'}, r'takes a number'),
-    ({'object_hue': 1, 'z5': 0.0}, r'z5 is set twice'),
+    ({'object_hue': 1, 'zHUE': 0.0}, r'zHUE is set twice'),   # zHUE: a dimension of object_hue (filled in below)
     ({3: 1}, r'must be strings'),
 ])
 def test_bad_changes(model, changes, match):
+    if 'zHUE' in changes:
+        hue = f"z{model.factor_of_dim.index('object_hue')}"
+        changes, match = {k.replace('zHUE', hue): v for k, v in changes.items()}, match.replace('zHUE', hue)
     with pytest.raises(ValueError, match=match): parse_changes(model, changes)
 
 
@@ -78,10 +83,12 @@ def test_changes_on_a_model_without_centroids():
 def test_apply_changes_is_pure(model):
     z = torch.randn(3, 10)
     before = z.clone()
-    out = apply_changes(model, z, {'shape': 0, 'z7': 1.25})
+    sd = model.factor_of_dim.index('shape')                                          # the shape dimension
+    free = next(d for d in range(10) if model.factor_of_dim[d] is None)               # a dimension of no factor
+    out = apply_changes(model, z, {'shape': 0, f'z{free}': 1.25})
     assert torch.equal(z, before) and out is not z
-    assert (out[:, 7] == 1.25).all() and torch.allclose(out[:, 9], model.centroids['shape'][0, 9].expand(3))
-    keep = [0, 1, 2, 3, 4, 5, 6, 8]
+    assert (out[:, free] == 1.25).all() and torch.allclose(out[:, sd], model.centroids['shape'][0, sd].expand(3))
+    keep = [d for d in range(10) if d not in (sd, free)]
     assert torch.equal(out[:, keep], z[:, keep])
     with pytest.raises(ValueError, match=r'codes must be a tensor \[N, 10\]'): apply_changes(model, torch.zeros(10), {})
 
@@ -184,9 +191,10 @@ def test_similarity_path_scores_rise(model, style):
 
 def test_similarity_path_along_a_factor(model, groups):
     p = similarity_path(model, groups.images[0], factor='object_hue', steps=5)
-    assert p.factor == 'object_hue' and p.dims == [2, 5] and p.monotone and len(p) <= 5
+    hue = [d for d, f in enumerate(model.factor_of_dim) if f == 'object_hue']
+    assert p.factor == 'object_hue' and p.dims == hue and p.monotone and len(p) <= 5
     moved = (p.codes - p.codes[:1]).abs().sum(0) > 0
-    assert moved[[2, 5]].all() and not moved[[0, 1, 3, 4, 6, 7, 8, 9]].any()
+    assert moved[hue].all() and not moved[[d for d in range(10) if d not in hue]].any()
     with pytest.raises(ValueError, match='factor must be one of'): similarity_path(model, groups.images[0], factor='colour')
     with pytest.raises(ValueError, match='steps must be an integer >= 2'): similarity_path(model, groups.images[0], steps=1)
 

@@ -129,3 +129,34 @@ def test_dsprites_pairs():
     x, w = src.sample(8, torch.Generator().manual_seed(0))   # 8 pairs: rows i and 8+i
     assert x.shape == (16, 1, 64, 64) and w is None
     assert (x[:8] != x[8:]).flatten(1).any(1).all()   # one factor changed -> a different picture (no symmetric no-ops at these seeds)
+
+def test_cosine_schedule_by_steps_and_minutes():
+    from hephaestus.train import lr_at
+    c = TrainConfig(steps=100, lr=1e-3, lr_schedule='cosine')
+    assert lr_at(c, 0) == pytest.approx(1e-3) and lr_at(c, 100) == pytest.approx(5e-5) and lr_at(c, 50) == pytest.approx(5.25e-4)
+    assert lr_at(TrainConfig(steps=100), 80) == 1e-3                      # constant by default
+    m = TrainConfig(steps=10_000, lr=1e-3, lr_schedule='cosine', minutes=2)
+    assert lr_at(m, 10, wall=60) == pytest.approx(5.25e-4)                # half the time budget spent: half way down
+    assert lr_at(m, 10, wall=500) == pytest.approx(5e-5)
+
+def test_time_budget_clip_and_logged_lr(tmp_path):
+    last = train(small(tmp_path, steps=10_000, minutes=1e-9), progress=False)
+    assert load_checkpoint(last)['step'] == 0                              # stops at once, with a checkpoint
+    ck = load_checkpoint(train(small(tmp_path, out=str(tmp_path/'c'), clip=1.0, lr_schedule='cosine'), progress=False))
+    h = ck['history']
+    assert all('grad_norm' in r and r['grad_norm'] > 1 for r in h)         # the norm before clipping is logged
+    assert h[0]['lr'] > h[-1]['lr'] and ck['step'] == 6
+
+def test_schedule_and_device_errors(tmp_path):
+    with pytest.raises(ValueError, match='lr_schedule'): TrainConfig(lr_schedule='step')
+    with pytest.raises(ValueError, match='clip and minutes'): TrainConfig(clip=-1)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='no GPU is available'): train(small(tmp_path, device='cuda'), progress=False)
+
+def test_render_on_a_device_matches_cpu():
+    from hephaestus.data import render_shapes3d
+    c = torch.tensor([[0, 3, 5, 2, 1, 7], [9, 9, 9, 7, 3, 14]])
+    dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    x = render_shapes3d(c, device=dev)
+    assert x.device.type == dev and torch.allclose(x.cpu(), render_shapes3d(c), atol=1e-6)
+    assert render_shapes3d(c[:0], device=dev).shape == (0, 3, 64, 64)

@@ -6,7 +6,7 @@ Reads reports/training/NAME-metrics.json, written by tools/ship.py from each che
 evaluates each --extra checkpoint (e.g. a snapshot of the shipped run at the baselines' step count) the same way,
 and writes comparison.md, comparison.json and comparison.png next to them.
 """
-import argparse, json
+import argparse, json, re
 from pathlib import Path
 from hephaestus.data import reports_dir
 
@@ -17,6 +17,13 @@ def label_of(d: dict) -> str:
     cmd = d['command']
     loss = next((v for k, v in LOSS.items() if f'--loss {k} ' in cmd + ' '), 'β-TCVAE')
     return f"{loss}{' + pairs' if '--pair-factors' in cmd else ''} (`{d['model']}`)"
+
+def batch_of(d: dict) -> str:
+    "The batch size of a run, from its training command."
+    m = re.search(r'--batch-size (\d+)', d['command'])
+    if m: return m.group(1)
+    from hephaestus.train import TrainConfig   # the command leaves out options at their default
+    return str(TrainConfig.batch_size)
 
 def row(label: str, d: dict, steps: int, wall: float) -> str:
     m = d['metrics'] if 'metrics' in d else d
@@ -50,13 +57,13 @@ def main(models, out: Path, extra=(), seeds: int = 2):
     md = ['# Training: the shipped model against its baselines\n',
           f'Held-out metrics, mean ± std over {n_seeds} evaluation seeds (tools/ship.py: 10,000 / 5,000 codes for MIG and DCI, '
           'FactorVAE at a fifth of the protocol votes). Same architecture, data, batch, steps and precision; only the loss differs '
-          '(β = 6 for β-VAE and β-TCVAE). Wall times are on the shared 2-core CPU (runs that shared the machine are slower).\n',
+          '(β = 6 for β-VAE and β-TCVAE). Wall times are those of the hardware in each model card (runs that shared a machine are slower).\n',
           '| model | steps | wall | ' + ' | '.join(k for _, k in KEYS) + ' |', '|---|---|---|' + '---|'*len(KEYS)]
     for n, d in runs.items():
         md.append(row(label_of(d), d, d['step'], d['wall']))
         for b in d.get('baselines', []): md.append(row(b['label'], b['metrics'], b['step'], b['wall']))
     for b in extras: md.append(row(b['label'], b['metrics'], b['step'], b['wall']))
-    cmd = f'python tools/compare_training.py --models {" ".join(models)}' + ''.join(f' --extra "{e}"' for e in extra)
+    cmd = f'python tools/compare_training.py --models {" ".join(models)}' + (' --extra ' + ' '.join(f'"{e}"' for e in extra) if extra else '')
     md += ['', '![](comparison.png)', '', f'Produced by `{cmd}`.']
     (out/'comparison.md').write_text('\n'.join(md) + '\n')
     (out/'comparison.json').write_text(json.dumps(dict(models={n: d['metrics'] for n, d in runs.items()}, extra=extras, command=cmd), indent=1))
@@ -66,7 +73,7 @@ def main(models, out: Path, extra=(), seeds: int = 2):
         pts = d.get('curve') or []
         for a, (k, name) in zip(ax, (('mig', 'MIG'), ('dci_d', 'DCI disentanglement'))):
             a.plot([p['step'] for p in pts], [p[k] for p in pts], 'o-', ms=3, label=label_of(d).rsplit(' (`', 1)[0])
-            a.set_title(name, fontsize=9); a.set_xlabel('training step (batch of 128 pairs)'); a.grid(alpha=.3)
+            a.set_title(name, fontsize=9); a.set_xlabel(f"training step (batch of {batch_of(d)} pairs)"); a.grid(alpha=.3)
     ax[0].set_ylabel('score (3,000 / 1,500 codes, seed 7)'); ax[0].set_ylim(0, 1); ax[1].legend(fontsize=8)
     fig.tight_layout(); fig.savefig(out/'comparison.png', dpi=120)
     print('\n'.join(md))
@@ -74,7 +81,7 @@ def main(models, out: Path, extra=(), seeds: int = 2):
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--models', nargs='+', default=['shapes3d', 'shapes3d-betavae', 'shapes3d-vae'])
-    ap.add_argument('--extra', nargs='*', default=[], help='CHECKPOINT:LABEL to evaluate alongside')
+    ap.add_argument('--extra', nargs='*', action='extend', default=[], help='CHECKPOINT:LABEL to evaluate alongside')
     ap.add_argument('--eval-seeds', type=int, default=2)
     ap.add_argument('--out', type=Path, default=None)
     a = ap.parse_args()

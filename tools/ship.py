@@ -36,6 +36,18 @@ def command_of(cfg: dict, steps: int | None = None, config_cls=TrainConfig, prog
         if opt(v) != opt(getattr(default, f.name)) and f.name != 'out': parts.append(f"--{f.name.replace('_', '-')} {opt(v)}")
     return ' '.join(parts) + f" --out {out or cfg.get('out')}"
 
+def hardware_of(run_dir, cfg: dict) -> str:
+    "Where a run was trained: RUN/hardware.json (written by tools/train_gpu.py) if present, else this machine."
+    p = Path(run_dir)/'hardware.json'
+    if p.exists():
+        h = json.loads(p.read_text())
+        if h.get('gpu'):
+            return (f"one {h['gpu']} GPU ({h['cpu_count']}-core {h['machine']} host; tools/train_gpu.py, which runs several trainings side by side on it), "
+                    f"precision {cfg.get('precision', 'fp32')}, torch {h['torch']}")
+    import os
+    return (f"{platform.machine()} CPU, {os.cpu_count()} cores on the machine, training with {cfg.get('threads') or 'default'} torch thread(s), "
+            f"precision {cfg.get('precision', 'fp32')}, torch {torch.__version__}; no GPU")
+
 def curve(run_dir, src, fast, max_points=10, must=None):
     pts = []
     snaps = sorted((Path(run_dir)/'snapshots').glob('step_*.pt'))
@@ -74,8 +86,7 @@ if __name__ == '__main__':
     pts = [] if a.no_curve else curve(a.run, src, a.fast, must=a.checkpoint)
     cfg = ck['train_config']
     import os
-    hw = (f"{platform.machine()} CPU, {os.cpu_count()} cores on the machine, training with {cfg.get('threads') or 'default'} torch thread(s), "
-          f"precision {cfg.get('precision', 'fp32')}, torch {torch.__version__}; no GPU")
+    hw = hardware_of(a.run, cfg)
     fmt = lambda k: f"{stats[k]['mean']:.3f} ± {stats[k]['std']:.3f}"
     dims = '\n'.join(f"| z{d} | {summary['factor_of_dim'][d] or ('inactive' if not summary['active'][d] else 'unclear')} | "
                      f"{summary['kl_per_dim'][d]:.2f} | {summary['std'][d]:.2f} |" for d in range(len(summary['std'])))
@@ -90,7 +101,7 @@ Load it with `hephaestus.load_pretrained('{a.name}')`.
 ## Training
 - Command: `{command_of(cfg, ck['step'])}`{(chr(10) + '- ' + a.note) if a.note else ''}
 - Seed {cfg['seed']}; {ck['step']} steps of batch {cfg['batch_size']}{' pairs' if cfg.get('pair_factors') else ''} ({ck['step']*cfg['batch_size']*(2 if cfg.get('pair_factors') else 1):,} pictures rendered); wall time {ck['wall_time']/60:.1f} min
-- Hardware: {hw}; one training run (one seed).
+- Hardware: {hw}.
 {('- Weak supervision: every batch holds ' + str(cfg['batch_size']) + ' pairs of pictures (rendered, or looked up in the factor grid) that differ in ' + str(cfg['pair_factors']) + ' random factor(s) (which ones is not given); latent dimensions whose posteriors agree within a pair are averaged (Ada-GVAE, Locatello et al. 2020), on top of the ' + {'tcvae': 'β-TCVAE', 'betavae': 'β-VAE', 'vae': 'VAE'}[cfg['loss']] + ' objective.') if cfg.get('pair_factors') else ''}
 {('- Object pixels weigh ' + str(1 + cfg['object_weight']) + 'x in the reconstruction term (the renderer knows the object mask).') if cfg.get('object_weight') else ''}
 
@@ -124,7 +135,7 @@ Produced by `python tools/ship.py {shlex.join(sys.argv[1:])}`.
         fig, ax = plt.subplots(figsize=(5, 3.2))
         for k in ('mig', 'dci_d'): ax.plot([p['wall']/60 for p in pts], [p[k] for p in pts], 'o-', label=k.upper().replace('_D', ' disentanglement'))
         ax.axvline(ck['wall_time']/60, color='gray', ls='--', lw=1, label=f"shipped (step {ck['step']})")
-        ax.set_xlabel('training wall time (min, 2-core CPU)'); ax.set_ylabel('score'); ax.set_ylim(0, 1); ax.grid(alpha=.3); ax.legend()
+        ax.set_xlabel(f"training wall time (min, {'GPU' if 'GPU' in hw else '2-core CPU'})"); ax.set_ylabel('score'); ax.set_ylim(0, 1); ax.grid(alpha=.3); ax.legend()
         ax.set_title(f'{a.name}: metrics during training (3,000/1,500 codes, seed 7)', fontsize=9)
         fig.tight_layout(); fig.savefig(out/f'{a.name}-curve.png', dpi=120)
     print(card)

@@ -13,7 +13,7 @@ from hephaestus.diffusion import (export_refiner, load_refiner, load_refiner_che
 from hephaestus.generate import evaluate_edits
 from hephaestus.pretrained import load_pretrained
 from hephaestus.diffusion import RefinerConfig
-from ship import command_of   # tools/ is on sys.path when this script runs
+from ship import command_of, hardware_of   # tools/ is on sys.path when this script runs
 
 def latency(refiner, vae, reps: int = 5) -> dict:
     "Median ms to decode one picture and to refine it with 10 DDIM steps (1 thread)."
@@ -76,8 +76,7 @@ the VAE it was trained with (fingerprint `{ck['vae_id']}`, checked by `check_ref
   (or, with probability {cfg['sample_p']}, of a posterior sample) as the condition.
 - Seed {cfg['seed']}; {ck['step']:,} steps of batch {cfg['batch_size']} ({ck['step']*cfg['batch_size']:,} pictures); wall time {ck['wall_time']/60:.1f} min;
   EMA {cfg['ema']} of the weights is what ships.
-- Hardware: {platform.machine()} CPU, {os.cpu_count()} cores on the machine (shared with other training runs for part
-  of the time), {cfg.get('threads') or 'default'} torch thread(s), precision {cfg['precision']}, torch {torch.__version__}; no GPU.
+- Hardware: {hardware_of(a.run, cfg)}.
 
 ## Measured (held-out renders; `tools/ship_refiner.py`)
 Reconstructions of {a.n_metrics} fresh scenes (10 DDIM steps): MSE decode {rm['mse_decode']:.4f} vs refined {rm['mse_refined']:.4f};

@@ -1,0 +1,27 @@
+"Smoke test of tools/train_gpu.py (the script that trained the shipped models on a GPU), here on the CPU with tiny budgets."
+import json, os, subprocess, sys, tarfile
+from pathlib import Path
+import torch
+from hephaestus.train import load_checkpoint
+from hephaestus.diffusion import load_refiner_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def test_train_gpu_pipeline_on_cpu(tmp_path):
+    out, work = tmp_path/'out', tmp_path/'work'
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'train_gpu.py'), str(out), '--work', str(work), '--device', 'cpu',
+                        '--vae-minutes', '0.02', '--refiner-minutes', '0.01', '--snapshot-every', '2'],
+                       capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    val = json.loads((out/'validation.json').read_text())
+    assert set(val) == {'shapes3d-s0', 'shapes3d-s1', 'shapes3d-b3'} and all(0 <= v['top1'] <= 1 for v in val.values())
+    best = max(val, key=lambda k: (val[k]['top1'], val[k]['factor_acc'] or 0))
+    assert f'selected {best}' in r.stdout
+    for name in [*val, 'refiner']:
+        with tarfile.open(out/f'{name}.tar') as t: t.extractall(tmp_path/'back', filter='data')
+    ck = load_checkpoint(tmp_path/'back'/best/'last.pt')
+    assert ck['optimizer'] is None and ck['train_config']['lr_schedule'] == 'cosine' and ck['train_config']['clip'] == 5000
+    rk = load_refiner_checkpoint(tmp_path/'back'/'refiner'/'last.pt')
+    assert rk['model'] is None and rk['ema'] and (tmp_path/'back'/'refiner'/'selected.txt').read_text() == best
+    assert json.loads((tmp_path/'back'/best/'hardware.json').read_text())['device'] == 'cpu'
