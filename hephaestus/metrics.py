@@ -270,15 +270,21 @@ def factor_vae_score(sample_fn: Callable[[np.ndarray], np.ndarray], factor_sizes
                 classifier=clf, votes_train=train, votes_eval=evalv, **base)
 
 # %% ../nbs/04_metrics.ipynb #1259fd78
-def active_dims(kl_per_dim=None, codes=None, threshold: float = 0.01) -> np.ndarray:
-    "Bool mask [D] of active latent dims: mean KL(q(z_d|x) || p(z_d)) > threshold, or (from mean codes [N, D]) Var_x E[z_d|x] > threshold."
-    if (kl_per_dim is None) == (codes is None): raise ValueError('give exactly one of kl_per_dim or codes')
-    if codes is not None: return _as_codes(codes).var(axis=0) > threshold
-    kl = np.asarray(kl_per_dim, dtype=np.float64)
-    if kl.ndim == 2: kl = kl.mean(0)
-    if kl.ndim != 1 or kl.size < 1: raise ValueError(f'kl_per_dim must be [D] or [N, D], got shape {np.shape(kl_per_dim)}')
-    if not np.isfinite(kl).all(): raise ValueError('kl_per_dim contains NaN or inf')
-    return kl > threshold
+def active_dims(kl_per_dim=None, codes=None, threshold: float = 0.01, variance=None) -> np.ndarray:
+    """Bool mask [D] of active latent dims: mean KL(q(z_d|x) || p(z_d)) > threshold, and/or (from mean codes [N, D], or
+    their per-dim `variance` [D]) Var_x E[z_d|x] > threshold. Given several, a dimension must pass every one."""
+    if kl_per_dim is None and codes is None and variance is None: raise ValueError('give at least one of kl_per_dim, codes or variance')
+    masks = []
+    if codes is not None: masks.append(_as_codes(codes).var(axis=0) > threshold)
+    if variance is not None: masks.append(np.asarray(variance, dtype=np.float64).reshape(-1) > threshold)
+    if kl_per_dim is not None:
+        kl = np.asarray(kl_per_dim, dtype=np.float64)
+        if kl.ndim == 2: kl = kl.mean(0)
+        if kl.ndim != 1 or kl.size < 1: raise ValueError(f'kl_per_dim must be [D] or [N, D], got shape {np.shape(kl_per_dim)}')
+        if not np.isfinite(kl).all(): raise ValueError('kl_per_dim contains NaN or inf')
+        masks.append(kl > threshold)
+    if len({m.shape for m in masks}) > 1: raise ValueError(f'the criteria disagree on D: {[m.shape[0] for m in masks]}')
+    return np.logical_and.reduce(masks)
 
 def name_latents(mi_matrix, factor_names: Sequence[str], active_mask=None, min_ratio: float = 2.0,
                  min_mi: float = 0.05) -> list:

@@ -49,7 +49,7 @@ def latent_summary(model: VAE, source, n: int = 10_000, seed: int = 0, progress:
     classes = sample_classes(source, n, seed)
     mu, logvar = encode_classes(model, source, classes, progress=progress)
     kl = (0.5*(mu**2 + logvar.exp() - 1 - logvar)).mean(0)
-    active = active_dims(kl_per_dim=kl.numpy())
+    active = active_dims(kl_per_dim=kl.numpy(), codes=mu.numpy())   # informative (KL) and varying (spread of the mean)
     mi = mutual_info_matrix(mu.numpy(), classes.numpy(), normalize=True)
     names = name_latents(mi, source.factor_names, active)
     centroids = {f: torch.stack([mu[classes[:, k] == v].mean(0) if (classes[:, k] == v).any() else torch.zeros(mu.shape[1])
@@ -117,7 +117,9 @@ def load_pretrained(name: str = 'shapes3d', weights_dir: str | Path = WEIGHTS_DI
     except RuntimeError as e: raise ValueError(f"{path}: weights do not match the model config {blob['model_config']}") from None
     s = blob['summary']
     model.name, model.factor_names, model.factor_sizes = name, list(s['factor_names']), list(s['factor_sizes'])
-    model.factor_of_dim, model.active = list(s['factor_of_dim']), s['active'].bool()
+    # activity recomputed from the stored statistics with today's rule (files written before it agree after loading)
+    active = torch.as_tensor(active_dims(kl_per_dim=s['kl_per_dim'].numpy(), variance=(s['std']**2).numpy()))
+    model.factor_of_dim, model.active = [f if a else None for f, a in zip(s['factor_of_dim'], active.tolist())], active
     model.latent_std, model.latent_mean, model.kl_per_dim, model.mi = s['std'], s['mean'], s['kl_per_dim'], s['mi']
     model.centroids, model.metrics, model.train_config = s['centroids'], blob['metrics'], blob['train_config']
     card = path.with_suffix('.md')

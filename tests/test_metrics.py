@@ -164,7 +164,8 @@ def test_active_dims_and_name_latents(data):
     assert name_latents(swapped, SHAPES3D_FACTORS, act)[:2] == ['wall_hue', 'floor_hue']
     mixed = np.array([[0.5, 0.4], [0.9, 0.1], [0.01, 0.0]])
     assert name_latents(mixed, ['a', 'b']) == [None, 'a', None]      # unclear, dominant, too weak
-    with pytest.raises(ValueError, match='exactly one'): active_dims()
+    with pytest.raises(ValueError, match='at least one'): active_dims()
+    assert active_dims(kl_per_dim=[0.5, 5.0, 2.0], variance=[1.0, 1e-4, 0.5]).tolist() == [True, False, True]
     with pytest.raises(ValueError, match='factor_names'): name_latents(nmi, ['a'])
     with pytest.raises(ValueError, match='active_mask'): name_latents(nmi, SHAPES3D_FACTORS, act[:3])
 

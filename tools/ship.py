@@ -118,6 +118,8 @@ Fresh pictures drawn uniformly from the factor grid, disjoint seeds from the lat
 | FactorVAE score | {fmt('factorvae')} |
 
 ## Latent dimensions
+Inactive: KL below 0.01 nats, or the mean code varies by less than 0.1 (std) across pictures, so the dimension carries no factor.
+
 | dim | factor | KL (nats) | std of mean |
 |---|---|---|---|
 {dims}
