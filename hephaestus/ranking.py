@@ -177,11 +177,10 @@ class Ranking:
     def label(self, i: int) -> str: return self.labels[i] if self.labels else f'image {i}'
 
     def explain(self) -> str:
-        "One sentence: which picture is the odd one out, what the others share, in which factor it differs."
+        "One sentence: which picture is the odd one out, what the others share (its factor included), in which factor it differs."
         o, f = self.outlier, self.factor
-        shared = [c for c in self.context if c != f] or self.context
-        named = [c for c in shared if not (c[:1] == 'z' and c[1:].isdigit())]   # dims without a factor say little to a reader
-        shared = named or shared
+        named = [c for c in self.context if not (c[:1] == 'z' and c[1:].isdigit())]   # dims without a factor say little to a reader
+        shared = named or self.context
         ctx = (f"the group shares {', '.join(map(_pretty, shared))}" if shared else "the others share no factor clearly")
         return f"{self.label(o)} is the odd one out: {ctx}; {self.label(o)} has a different {_pretty(f)}."
 
