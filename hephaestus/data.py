@@ -293,16 +293,16 @@ _COLOUR_TABLES: dict[tuple, tuple[Tensor, Tensor]] = {}
 def _colour_tables(scene: Scene, device=None) -> tuple[Tensor, Tensor]:
     "Per geometry row: sky colour maps [480,3,HW] and clipped maps [480*3*5+1, HW] (last row zero), on `device`."
     dev = torch.device(device or 'cpu')
-    if (scene.key(), dev) in _COLOUR_TABLES: return _COLOUR_TABLES[scene.key(), dev]
-    key = scene.key()
-    if key not in _COLOUR_TABLES:
+    key = (scene.key(), dev)
+    if key in _COLOUR_TABLES: return _COLOUR_TABLES[key]
+    if dev.type != 'cpu': _COLOUR_TABLES[key] = tuple(t.to(dev) for t in _colour_tables(scene))   # ~120 MB, copied once
+    else:
         cov, shade = (t.float() for t in scene_tables(scene))
         lit = torch.minimum(cov[:, 1:, None]*shade[:, 1:, None]*_LEVELS[None, None, :, None, None], cov[:, 1:, None])
         maps = torch.cat([lit.reshape(-1, IMAGE_SIZE**2), torch.zeros(1, IMAGE_SIZE**2)])
         sky = cov[:, 0].reshape(-1, 1, IMAGE_SIZE**2) * torch.tensor(scene.sky)[None, :, None]
         _COLOUR_TABLES[key] = sky, maps
-    if dev.type != 'cpu': _COLOUR_TABLES[key, dev] = tuple(t.to(dev) for t in _COLOUR_TABLES[key])   # ~120 MB, copied once
-    return _COLOUR_TABLES[key, dev] if dev.type != 'cpu' else _COLOUR_TABLES[key]
+    return _COLOUR_TABLES[key]
 
 def render_shapes3d(classes, scene: Scene = SCENE, batch: int = 512, device=None) -> Tensor:
     "Pictures [N,3,64,64] in [0,1] of the 3D Shapes scenes with these factor classes [N,6] (rendered on `device`, default CPU)."

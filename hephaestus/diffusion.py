@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .data import atomic_save, render_shapes3d
 from .generate import gradient_energy   # one definition of sharpness, shared with evaluate_edits
-from .train import uniform_classes
+from .train import _device, _diverged, uniform_classes
 from .vae import VAE
 
 # %% auto #0
@@ -308,14 +308,13 @@ def train_refiner(cfg: RefinerConfig, vae: VAE, resume: bool = False, progress: 
     "Train (or resume) a refiner for `vae` on rendered 3D Shapes pictures; returns the path of its last checkpoint."
     import copy
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    from hephaestus.train import _device
     out = Path(cfg.out); last = out/'last.pt'
     dev = _device(cfg.device)
     vae = vae.eval()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = Refiner(vae.image_size, vae.in_channels, **cfg.model_kwargs(), vae_id=vae_fingerprint(vae)).to(dev)
-    vae = copy.deepcopy(vae).to(dev)
+    if next(vae.parameters()).device != dev: vae = copy.deepcopy(vae).to(dev)   # the caller's model stays where it is
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     step, history, wall0 = 0, [], 0.0
@@ -341,14 +340,10 @@ def train_refiner(cfg: RefinerConfig, vae: VAE, resume: bool = False, progress: 
             x0, cond = make_batch(vae, cfg.batch_size, gen, cfg.sample_p)
             for grp in opt.param_groups: grp['lr'] = cfg.lr*min(1.0, (step + 1)/max(1, cfg.warmup))
             loss = diffusion_loss(model, x0, cond, cfg.precision)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"the loss became {loss.item()} at step {step}; stopped. The last good checkpoint is "
-                                         f"{last if last.exists() else '(none yet)'}: lower --lr, then --resume")
+            if not math.isfinite(loss.item()): raise _diverged('loss', loss.item(), step, last, 'lower --lr')
             opt.zero_grad(set_to_none=True); loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            if not torch.isfinite(gn):
-                raise FloatingPointError(f"the gradient became {gn.item()} at step {step}; stopped. The last good checkpoint is "
-                                         f"{last if last.exists() else '(none yet)'}: lower --lr, then --resume")
+            if not torch.isfinite(gn): raise _diverged('gradient', gn.item(), step, last, 'lower --lr')
             opt.step()
             _ema_update(ema, model, min(cfg.ema, (1 + step)/(10 + step)))
             step += 1; seen += len(x0); acc += loss.item(); n_acc += 1

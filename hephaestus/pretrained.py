@@ -44,18 +44,23 @@ def encode_classes(model: VAE, source, classes: Tensor, batch: int = 500, progre
     return torch.cat(mus), torch.cat(lvs)
 
 # %% ../nbs/04a_pretrained.ipynb #c2fa801c
+def _active(kl: Tensor, std: Tensor) -> Tensor:
+    "Active dimensions: informative (mean KL > 0.01 nats) and varying (variance of the posterior mean > 0.01)."
+    return torch.as_tensor(active_dims(kl_per_dim=kl.numpy(), variance=(std**2).numpy()))
+
 def latent_summary(model: VAE, source, n: int = 10_000, seed: int = 0, progress: bool = False) -> dict:
     "Per-dimension activity, spread, factor names and per-factor-value centroids of a model on a factor source."
     classes = sample_classes(source, n, seed)
     mu, logvar = encode_classes(model, source, classes, progress=progress)
     kl = (0.5*(mu**2 + logvar.exp() - 1 - logvar)).mean(0)
-    active = active_dims(kl_per_dim=kl.numpy(), codes=mu.numpy())   # informative (KL) and varying (spread of the mean)
+    std = mu.std(0)
+    active = _active(kl, std)
     mi = mutual_info_matrix(mu.numpy(), classes.numpy(), normalize=True)
     names = name_latents(mi, source.factor_names, active)
     centroids = {f: torch.stack([mu[classes[:, k] == v].mean(0) if (classes[:, k] == v).any() else torch.zeros(mu.shape[1])
                                  for v in range(source.factor_sizes[k])])
                  for k, f in enumerate(source.factor_names)}
-    return dict(kl_per_dim=kl, active=torch.as_tensor(active), std=mu.std(0), mean=mu.mean(0), mi=torch.as_tensor(mi).float(),
+    return dict(kl_per_dim=kl, active=active, std=std, mean=mu.mean(0), mi=torch.as_tensor(mi).float(),
                 factor_of_dim=names, centroids=centroids, factor_names=list(source.factor_names),
                 factor_sizes=list(source.factor_sizes), n=n, seed=seed)
 
@@ -117,8 +122,7 @@ def load_pretrained(name: str = 'shapes3d', weights_dir: str | Path = WEIGHTS_DI
     except RuntimeError as e: raise ValueError(f"{path}: weights do not match the model config {blob['model_config']}") from None
     s = blob['summary']
     model.name, model.factor_names, model.factor_sizes = name, list(s['factor_names']), list(s['factor_sizes'])
-    # activity recomputed from the stored statistics with today's rule (files written before it agree after loading)
-    active = torch.as_tensor(active_dims(kl_per_dim=s['kl_per_dim'].numpy(), variance=(s['std']**2).numpy()))
+    active = _active(s['kl_per_dim'], s['std'])   # recomputed with today's rule: files written before it agree after loading
     model.factor_of_dim, model.active = [f if a else None for f, a in zip(s['factor_of_dim'], active.tolist())], active
     model.latent_std, model.latent_mean, model.kl_per_dim, model.mi = s['std'], s['mean'], s['kl_per_dim'], s['mi']
     model.centroids, model.metrics, model.train_config = s['centroids'], blob['metrics'], blob['train_config']

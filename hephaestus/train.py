@@ -223,6 +223,11 @@ def model_from_checkpoint(ck: dict | str | os.PathLike) -> VAE:
     return model.eval()
 
 # %% ../nbs/03_train.ipynb #3fbee6bd
+def _diverged(what: str, value, step: int, last: Path, hint: str) -> FloatingPointError:
+    "The error that stops a run whose `what` (loss, gradient) is no longer finite, naming the last good checkpoint."
+    return FloatingPointError(f"the {what} became {value} at step {step}; stopped. The last good checkpoint is "
+                              f"{last if last.exists() else '(none yet)'}: {hint}, then --resume")
+
 def _device(name: str) -> torch.device:
     if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if name == 'cuda' and not torch.cuda.is_available(): raise ValueError("device 'cuda' asked for, but no GPU is available")
@@ -275,14 +280,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             x, w = src.sample(cfg.batch_size, gen)
             x = x.to(dev, non_blocking=True); w = w.to(dev) if w is not None else None
             loss, logs = step_loss(net if world == 1 else _DDPView(net, model), x, cfg, src.dataset_size, step, w)
-            if not math.isfinite(logs['loss']):
-                raise FloatingPointError(f"the loss became {logs['loss']} at step {step}; stopped. The last good checkpoint is "
-                                         f"{last if last.exists() else '(none yet)'}: lower --lr or change the recipe, then --resume")
+            if not math.isfinite(logs['loss']): raise _diverged('loss', logs['loss'], step, last, 'lower --lr or change the recipe')
             opt.zero_grad(set_to_none=True); loss.backward()
             logs['grad_norm'] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float('inf')))
-            if not math.isfinite(logs['grad_norm']):
-                raise FloatingPointError(f"the gradient became {logs['grad_norm']} at step {step}; stopped. The last good checkpoint is "
-                                         f"{last if last.exists() else '(none yet)'}: lower --lr or set --clip, then --resume")
+            if not math.isfinite(logs['grad_norm']): raise _diverged('gradient', logs['grad_norm'], step, last, 'lower --lr or set --clip')
             opt.step()
             step += 1; seen += len(x)*world
             for k, v in logs.items(): acc[k] = acc.get(k, 0.0) + v

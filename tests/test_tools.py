@@ -1,7 +1,6 @@
 "Smoke test of tools/train_gpu.py (the script that trained the shipped models on a GPU), here on the CPU with tiny budgets."
 import json, os, subprocess, sys, tarfile
 from pathlib import Path
-import torch
 from hephaestus.train import load_checkpoint
 from hephaestus.diffusion import load_refiner_checkpoint
 

@@ -5,12 +5,12 @@ Usage: python tools/ship.py RUN_DIR NAME [--dataset shapes3d|dsprites] [--data-d
 Writes hephaestus/weights/NAME.{pt,md,json}, reports/training/NAME-*.json and a metric-vs-time figure
 from the run's snapshots. Every number in the card is computed here, from the checkpoint.
 """
-import argparse, json, platform, shlex, sys, time
+import argparse, json, os, platform, shlex, sys
 from dataclasses import fields
 from pathlib import Path
 import numpy as np, torch
 from hephaestus.data import Shapes3D, reports_dir
-from hephaestus.pretrained import WEIGHTS_DIR, evaluate_model, export_pretrained, latent_summary
+from hephaestus.pretrained import evaluate_model, export_pretrained, latent_summary
 from hephaestus.train import TrainConfig, load_checkpoint, model_from_checkpoint
 
 def source_for(dataset, data_dir):
@@ -44,7 +44,6 @@ def hardware_of(run_dir, cfg: dict) -> str:
         if h.get('gpu'):
             return (f"one {h['gpu']} GPU ({h['cpu_count']}-core {h['machine']} host; tools/train_gpu.py, which runs several trainings side by side on it), "
                     f"precision {cfg.get('precision', 'fp32')}, torch {h['torch']}")
-    import os
     return (f"{platform.machine()} CPU, {os.cpu_count()} cores on the machine, training with {cfg.get('threads') or 'default'} torch thread(s), "
             f"precision {cfg.get('precision', 'fp32')}, torch {torch.__version__}; no GPU")
 
@@ -85,7 +84,6 @@ if __name__ == '__main__':
         base_rows.append(dict(label=label, run=run, step=bck['step'], wall=bck['wall_time'], command=command_of(bck['train_config'], bck['step']), metrics=bstats))
     pts = [] if a.no_curve else curve(a.run, src, a.fast, must=a.checkpoint)
     cfg = ck['train_config']
-    import os
     hw = hardware_of(a.run, cfg)
     fmt = lambda k: f"{stats[k]['mean']:.3f} ± {stats[k]['std']:.3f}"
     dims = '\n'.join(f"| z{d} | {summary['factor_of_dim'][d] or ('inactive' if not summary['active'][d] else 'unclear')} | "

@@ -4,12 +4,12 @@ Usage: python tools/ship_refiner.py RUN_DIR [--name shapes3d-refiner] [--vae sha
 Writes hephaestus/weights/NAME.{pt,md}, reports/generate/edits.{md,json} (VAE alone vs VAE + refiner on one-factor
 edits of held-out renders) and reports/generate/refiner.png. Every number in the card is computed here.
 """
-import argparse, json, os, platform, shlex, sys, tempfile, time
+import argparse, json, shlex, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from hephaestus.data import FACTOR_SIZES, render_shapes3d, reports_dir
 from hephaestus.diffusion import (export_refiner, load_refiner, load_refiner_checkpoint, refine, refiner_metrics,
-                                  show_refinement, WEIGHTS_DIR)
+                                  show_refinement)
 from hephaestus.generate import evaluate_edits
 from hephaestus.pretrained import load_pretrained
 from hephaestus.diffusion import RefinerConfig

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 RECIPE = ['--batch-size', '256', '--precision', 'bf16', '--object-weight', '4', '--pair-factors', '1',
-          '--lr', '1e-3', '--lr-schedule', 'cosine', '--clip', '5000', '--steps', '1000000', '--ckpt-every', '500',
+          '--lr', '1e-3', '--lr-schedule', 'cosine', '--clip', '5000', '--ckpt-every', '500',
           '--log-every', '100', '--threads', '2']
 RUNS = {  # name -> extra options of `hephaestus train`
     'shapes3d-s0': ['--seed', '0'],
@@ -101,12 +101,11 @@ if __name__ == '__main__':
     print('hardware', hw, flush=True)
     t0 = time.time()
     runs = dict(RUNS if a.runs == 'main' else BASELINES)
-    RECIPE[RECIPE.index('--steps') + 1] = str(a.steps)
     if a.dsprites: runs['dsprites'] = ['--dataset', 'dsprites', '--data-dir', a.dsprites, '--seed', '0', '--object-weight', '0']
     procs = {}
     for name, extra in runs.items():
         d = work/name; d.mkdir(parents=True, exist_ok=True); (d/'hardware.json').write_text(json.dumps(hw))
-        args = ['train', *RECIPE, *extra, '--minutes', str(a.vae_minutes), '--device', a.device, '--out', str(d), '--quiet',
+        args = ['train', *RECIPE, '--steps', str(a.steps), *extra, '--minutes', str(a.vae_minutes), '--device', a.device, '--out', str(d), '--quiet',
                 '--snapshot-every', str(a.snapshot_every)]
         procs[name] = (sh(args, d/'train.log'), d/'train.log')
         print('started', name, ' '.join(args), flush=True)
