@@ -18,10 +18,10 @@ from .loaders import open_h5
 
 # %% auto #0
 __all__ = ['PACKAGE_DIR', 'PROJECT_DIR', 'FACTOR_NAMES', 'FACTOR_SIZES', 'FACTOR_STRIDES', 'N_IMAGES', 'SHAPE_NAMES',
-           'IMAGE_SIZE', 'SCENE', 'data_dir', 'reports_dir', 'atomic_save', 'factor_values', 'check_classes',
-           'classes_to_index', 'index_to_classes', 'classes_to_labels', 'labels_to_classes', 'Scene', 'raycast',
-           'scene_tables', 'hue_to_rgb', 'render_shapes3d', 'object_mask', 'render_direct', 'load_shapes3d_jpegs',
-           'fidelity', 'Shapes3D', 'write_shapes3d_h5']
+           'IMAGE_SIZE', 'SCENE', 'data_dir', 'reports_dir', 'reference_dir', 'atomic_save', 'factor_values',
+           'check_classes', 'classes_to_index', 'index_to_classes', 'classes_to_labels', 'labels_to_classes', 'Scene',
+           'raycast', 'scene_tables', 'hue_to_rgb', 'render_shapes3d', 'object_mask', 'render_direct',
+           'load_shapes3d_jpegs', 'fidelity', 'Shapes3D', 'write_shapes3d_h5']
 
 # %% ../nbs/00_data.ipynb #3ed717a3
 PACKAGE_DIR = Path(__file__).resolve().parent if '__file__' in globals() else Path('.').resolve()
@@ -38,6 +38,12 @@ def data_dir() -> Path:
 def reports_dir() -> Path:
     "Folder for measured results: the checkout's `reports/`, else `./reports`."
     return PROJECT_DIR/'reports' if PROJECT_DIR else Path('reports').resolve()
+
+def reference_dir() -> Path | None:
+    "A user's folder of real data (read-only; the default job never needs it): `$HEPHAESTUS_SHARED_DATA`, else `../shared/data` beside the checkout; None if absent."
+    env = os.environ.get('HEPHAESTUS_SHARED_DATA')
+    d = Path(env) if env else (PROJECT_DIR.parent/'shared'/'data' if PROJECT_DIR else None)
+    return d if d is not None and d.is_dir() else None
 
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     "`torch.save` to a temporary file in the same folder, then rename: readers never see half a file."

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .data import Shapes3D, object_mask
 from .groups import sample_groups
-from .ranking import outlier_scores, rank_group
+from .ranking import factor_map, outlier_scores, rank_group
 
 # %% auto #0
 __all__ = ['ScoreFn', 'CAM_METHODS', 'METHODS', 'METHOD_LABELS', 'METHOD_NAMES', 'GroupScores', 'OwnScore', 'gaussian_blur',
@@ -204,7 +204,9 @@ def contribution_bars(model: nn.Module, contributions, ax=None, highlight: str |
     labels, names = dim_labels(model), list(getattr(model, 'factor_of_dim', None) or [None] * D)
     if ax is None: fig, ax = plt.subplots(figsize=(3, 0.22 * len(dims) + 0.6))
     else: fig = ax.figure
-    colours = ['tab:red' if highlight is not None and highlight in (names[d], f'z{d}') else 'tab:gray' for d in dims]
+    fn, W = factor_map(model, D, active)                                       # a dimension is the factor's if most of its share goes there
+    main = [fn[int(W[d].argmax())] if W[d].sum() > 0 else None for d in range(D)]
+    colours = ['tab:red' if highlight is not None and highlight in (names[d], f'z{d}', main[d]) else 'tab:gray' for d in dims]
     ax.barh(range(len(dims)), c[dims].numpy(), color=colours)
     ax.set_yticks(range(len(dims)), [labels[d] for d in dims], fontsize=7)
     ax.invert_yaxis(); ax.tick_params(axis='x', labelsize=7)

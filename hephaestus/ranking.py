@@ -16,7 +16,7 @@ from .groups import sample_groups
 
 # %% auto #0
 __all__ = ['MIN_GROUP', 'FLOOR', 'CONTEXT_TOL', 'METHODS', 'BASELINE_MODELS', 'model_geometry', 'load_group', 'latent_scale',
-           'latent_deviations', 'outlier_scores', 'dim_names', 'Ranking', 'shared_factors', 'rank_group',
+           'latent_deviations', 'outlier_scores', 'dim_names', 'factor_map', 'Ranking', 'shared_factors', 'rank_group',
            'plot_ranking', 'StripeEncoder', 'needs_classes', 'wilson', 'oracle_scores', 'pixel_scores', 'PCARanker',
            'model_ranker', 'EvalTable', 'evaluate_ranking', 'default_rankers', 'shipped_baselines', 'evaluate_dsprites',
            'ranking_report']
@@ -136,6 +136,28 @@ def dim_names(model, D: int) -> list[str]:
     if len(fod) != D: raise ValueError(f"model.factor_of_dim has {len(fod)} entries for {D} latent dimensions")
     return [f if f else f'z{d}' for d, f in enumerate(fod)]
 
+def factor_map(model, D: int, active: Tensor | None = None) -> tuple[list[str], Tensor]:
+    """The latent -> factor map: (factor names, share [D, F] of each dimension that goes to each factor; inactive rows 0).
+    With the checkpoint's mutual-information matrix (`model.mi`), a dimension's share is split among the factors in
+    proportion to its MI with each, so a factor spread over several dimensions is still found; without it, each active
+    dimension goes wholly to its name (`dim_names`: the factor, or 'z{d}')."""
+    names = dim_names(model, D)
+    act = torch.ones(D, dtype=torch.bool) if active is None else torch.as_tensor(active).bool()
+    mi, fn = getattr(model, 'mi', None), getattr(model, 'factor_names', None)
+    if mi is not None and fn is not None:
+        m = torch.as_tensor(mi, dtype=torch.float32).clamp(min=0)
+        if m.shape == (D, len(fn)) and (m[act].sum(1) > 0).all():
+            return list(fn), torch.where(act[:, None], m / m.sum(1, keepdim=True).clamp(min=1e-12), torch.zeros(()))
+    return _named_map(names, act)
+
+def _named_map(names: Sequence[str], active: Tensor) -> tuple[list[str], Tensor]:
+    "Each active dimension wholly to its name: (names of the active dimensions, one-hot share [D, F])."
+    cols = list(dict.fromkeys(n for n, a in zip(names, active.tolist()) if a))
+    W = torch.zeros(len(names), len(cols))
+    for d, (n, a) in enumerate(zip(names, active.tolist())):
+        if a: W[d, cols.index(n)] = 1.
+    return cols, W
+
 def _pretty(name: str) -> str:
     "A factor's name for a sentence: 'floor hue'; an unnamed dimension 'z3' becomes 'latent z3'."
     return f'latent {name}' if name[:1] == 'z' and name[1:].isdigit() else name.replace('_', ' ')
@@ -153,6 +175,8 @@ class Ranking:
     method: str = 'robust'
     images: Tensor | None = field(default=None, repr=False)
     labels: list[str] | None = None   # how to call each picture (file names), default 'image i'
+    factor_names: list[str] | None = None  # [F] factors of the latent -> factor map (`factor_map`)
+    shares: Tensor | None = None      # [D, F] share of each dimension that goes to each factor
 
     @property
     def order(self) -> Tensor: return torch.argsort(self.scores, descending=True, stable=True)
@@ -165,11 +189,10 @@ class Ranking:
         return float(s[0] / s[1].clamp(min=1e-12))
 
     def factors_for(self, i: int) -> list[tuple[str, float]]:
-        "Factors ranked by their share of picture `i`'s score: [(factor, share), ...]."
-        share: dict[str, float] = {}
-        for n, c, a in zip(self.names, self.contributions[i].tolist(), self.active.tolist()):
-            if a: share[n] = share.get(n, 0.) + c
-        return sorted(share.items(), key=lambda kv: -kv[1])
+        "Factors ranked by their share of picture `i`'s score (each dimension's contribution split by the factor map): [(factor, share), ...]."
+        if self.shares is None: self.factor_names, self.shares = _named_map(self.names, self.active)
+        s = (self.contributions[i] * self.active) @ self.shares
+        return sorted(zip(self.factor_names, s.tolist()), key=lambda kv: -kv[1])
 
     @property
     def factor(self) -> str: return self.factors_for(self.outlier)[0][0]
@@ -226,7 +249,8 @@ def rank_group(model, images, method: str = 'robust', floor: float = FLOOR, cont
     names = dim_names(model, mu.shape[-1])
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
     ctx = shared_factors(mu / std, o, names, active, context_tol)
-    return Ranking(scores, contrib, z, mu, names, active, ctx, method, x, list(labels) if labels is not None else None)
+    fnames, shares = factor_map(model, mu.shape[-1], active)
+    return Ranking(scores, contrib, z, mu, names, active, ctx, method, x, list(labels) if labels is not None else None, fnames, shares)
 
 # %% ../nbs/05_ranking.ipynb #8bbe27db
 def plot_ranking(r: Ranking, size: float = 1.3, title: str | None = None):
@@ -432,10 +456,8 @@ def ranking_report(model, out_dir='reports/ranking', n_groups: int = 1000, seed:
         from hephaestus.pretrained import available_pretrained, load_pretrained
         if 'dsprites' in available_pretrained(): dsprites_model = load_pretrained('dsprites')
     if dsprites_path is None:
-        import os
-        from hephaestus.data import PROJECT_DIR
-        env = os.environ.get('HEPHAESTUS_SHARED_DATA')
-        root = Path(env) if env else (PROJECT_DIR.parent / 'shared' / 'data' if PROJECT_DIR else None)
+        from hephaestus.data import reference_dir
+        root = reference_dir()
         dsprites_path = root / 'dsprites' / 'dsprites-grid.npz' if root else None
     if dsprites_model is None or dsprites_path is None or not Path(dsprites_path).exists():
         res['dsprites'] = msg = ('skipped: no dSprites model' if dsprites_model is None else 'skipped: no dSprites data')

@@ -18,9 +18,9 @@ from .vae import VAE, build_model
 from .tcvae_loss import tcvae_terms, kl_per_dim
 
 # %% auto #0
-__all__ = ['DATASETS', 'LOSSES', 'TrainConfig', 'BatchSource', 'uniform_classes', 'batch_source', 'recon_nll', 'lr_at', 'beta_at',
-           'step_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'train', 'add_train_args',
-           'train_from_args']
+__all__ = ['DATASETS', 'LOSSES', 'TrainConfig', 'BatchSource', 'uniform_classes', 'batch_source', 'recon_nll', 'run_progress',
+           'lr_at', 'capacity_at', 'beta_at', 'step_loss', 'save_checkpoint', 'load_checkpoint',
+           'model_from_checkpoint', 'train', 'add_train_args', 'train_from_args']
 
 # %% ../nbs/03_train.ipynb #89024aac
 DATASETS = ('shapes3d', 'dsprites', 'cifar10', 'cifar100', 'folder')
@@ -45,6 +45,8 @@ class TrainConfig:
     estimator: str = 'mss'
     precision: str = 'fp32'         # 'fp32', or 'bf16' (autocast of the network; the loss stays in fp32)
     warmup: int = 0                 # steps over which beta rises linearly from 1 to its value
+    capacity: float = 0.0           # >0: KL target in nats (Burgess et al. 2018): the KL term becomes capacity_weight*|KL - C|, C rising from 0 over the first 2/3 of the run
+    capacity_weight: float = 1000.0 # weight of the capacity term
     object_weight: float = 0.0      # extra reconstruction weight on object pixels (3D Shapes only)
     pair_factors: int = 0           # >0: weakly supervised pairs differing in this many factors (Ada-GVAE averaging; 3D Shapes or a complete dSprites grid)
     shift: int | None = None        # random horizontal shift in pixels (None: the dataset default)
@@ -64,6 +66,7 @@ class TrainConfig:
         if self.lr <= 0: raise ValueError(f"lr must be positive, got {self.lr}")
         if self.lr_schedule not in ('constant', 'cosine'): raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.clip < 0 or self.minutes < 0: raise ValueError(f"clip and minutes must be 0 (off) or positive, got {self.clip} and {self.minutes}")
+        if self.capacity < 0 or self.capacity_weight <= 0: raise ValueError(f"capacity must be 0 (off) or positive and capacity_weight positive, got {self.capacity} and {self.capacity_weight}")
         if self.pair_factors and self.dataset not in ('shapes3d', 'dsprites'):
             raise ValueError("pair_factors needs a source of factor classes: dataset 'shapes3d' (the renderer) or 'dsprites'")
         if not 0 <= self.pair_factors < 5: raise ValueError(f"pair_factors must lie in 0..4, got {self.pair_factors}")
@@ -98,7 +101,7 @@ def _shift(x: Tensor, shift: int, g: torch.Generator) -> Tensor:
     return shift_horizontal(x, torch.randint(-shift, shift + 1, (len(x),), generator=g))
 
 def batch_source(cfg: TrainConfig, device=None) -> BatchSource:
-    "The batch source of a config's dataset (3D Shapes pictures are rendered on `device`; the others are read on the CPU)."
+    "The batch source of a config's dataset (3D Shapes pictures are rendered on `device`, dSprites looked up there; the others are read on the CPU)."
     from hephaestus.loaders import DEFAULT_SHIFT
     if cfg.dataset == 'shapes3d':
         shift = 0 if cfg.shift is None else cfg.shift   # 3D Shapes: the camera already turns; default no shift
@@ -115,10 +118,11 @@ def batch_source(cfg: TrainConfig, device=None) -> BatchSource:
         shift = DEFAULT_SHIFT['dsprites'] if cfg.shift is None else cfg.shift
         if cfg.pair_factors and not ds.complete:
             raise ValueError(f"pair_factors needs a complete factor grid; {ds.path} lacks some combinations")
+        imgs = torch.from_numpy(ds._imgs).to(device or 'cpu')   # 46,080 uint8 pictures: 189 MB, on the GPU when there is one
         def sample(n, g):
             c = ds.classes[torch.randint(0, len(ds), (n,), generator=g)]
             if cfg.pair_factors: c = torch.cat([c, _partners(c, cfg.pair_factors, g, ds.factor_sizes)])
-            x = ds.images(c)   # one vectorised lookup, no Python loop per picture
+            x = imgs[torch.from_numpy(ds.rows(c)).to(imgs.device)][:, None].float()   # one vectorised lookup, no Python loop per picture
             return _shift(x, shift, g), None
         return BatchSource(sample, len(ds), 1, 64)
     if cfg.dataset in ('cifar10', 'cifar100', 'folder'):
@@ -166,19 +170,28 @@ def _paired_forward(model: VAE, x: Tensor):
     z = model.reparameterize(mu, logvar)
     return VAEOutput(model.decode_logits(z), mu, logvar, z)
 
+def run_progress(cfg: TrainConfig, step: int, wall: float = 0.0) -> float:
+    "How far a run is, 0..1: by steps, or by its time budget (`wall` seconds) if that ends first."
+    p = step/cfg.steps
+    if cfg.minutes: p = max(p, wall/(60*cfg.minutes))
+    return min(1.0, p)
+
 def lr_at(cfg: TrainConfig, step: int, wall: float = 0.0) -> float:
     "Learning rate at a step (and `wall` seconds of training): constant, or cosine down to lr/20 by the end of steps or minutes."
     if cfg.lr_schedule == 'constant': return cfg.lr
-    p = step/cfg.steps
-    if cfg.minutes: p = max(p, wall/(60*cfg.minutes))
-    return cfg.lr*(0.05 + 0.95*0.5*(1 + math.cos(math.pi*min(1.0, p))))
+    return cfg.lr*(0.05 + 0.95*0.5*(1 + math.cos(math.pi*run_progress(cfg, step, wall))))
+
+def capacity_at(cfg: TrainConfig, step: int, wall: float = 0.0) -> float:
+    "KL target C (nats) at a step: linear from 0 to cfg.capacity over the first 2/3 of the run, then held."
+    return cfg.capacity*min(1.0, 1.5*run_progress(cfg, step, wall))
 
 def beta_at(cfg: TrainConfig, step: int) -> float:
     "β after warm-up: linear from 1 to cfg.beta over cfg.warmup steps."
     b = 1.0 if cfg.loss == 'vae' else cfg.beta
     return b if cfg.warmup <= 0 else 1 + (b - 1)*min(1.0, step/cfg.warmup)
 
-def step_loss(model: VAE, x: Tensor, cfg: TrainConfig, dataset_size: int, step: int, weight: Tensor | None = None) -> tuple[Tensor, dict]:
+def step_loss(model: VAE, x: Tensor, cfg: TrainConfig, dataset_size: int, step: int, weight: Tensor | None = None,
+              wall: float = 0.0) -> tuple[Tensor, dict]:
     "The training objective of one batch and its logged terms (floats)."
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == 'bf16'):
         if cfg.pair_factors: out = _paired_forward(model, x)
@@ -186,7 +199,16 @@ def step_loss(model: VAE, x: Tensor, cfg: TrainConfig, dataset_size: int, step: 
     out = type(out)(*(o.float() for o in out))
     recon = recon_nll(model, x, out.recon_logits, weight)
     b = beta_at(cfg, step)
-    if cfg.loss == 'tcvae':
+    if cfg.capacity:   # Burgess et al. (2018): hold the KL at a target that grows; β-TCVAE adds (β-1)·TC on top (its objective is KL + (β-1)·TC)
+        c = capacity_at(cfg, step, wall)
+        kl = kl_per_dim(out.mu, out.logvar).sum()
+        loss = recon + cfg.capacity_weight*(kl - c).abs()
+        logs = dict(recon=recon, kl=kl, capacity=torch.tensor(c))
+        if cfg.loss == 'tcvae':
+            t = tcvae_terms(out.z, out.mu, out.logvar, dataset_size, cfg.estimator)
+            loss = loss + (b - 1)*t['tc']
+            logs |= dict(mi=t['mi'], tc=t['tc'], dwkl=t['dwkl'])
+    elif cfg.loss == 'tcvae':
         t = tcvae_terms(out.z, out.mu, out.logvar, dataset_size, cfg.estimator)
         loss = recon + cfg.alpha*t['mi'] + b*t['tc'] + cfg.gamma*t['dwkl']
         logs = dict(recon=recon, mi=t['mi'], tc=t['tc'], dwkl=t['dwkl'], kl=t['kl'])
@@ -279,7 +301,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             for grp in opt.param_groups: grp['lr'] = lr_at(cfg, step, wall)
             x, w = src.sample(cfg.batch_size, gen)
             x = x.to(dev, non_blocking=True); w = w.to(dev) if w is not None else None
-            loss, logs = step_loss(net if world == 1 else _DDPView(net, model), x, cfg, src.dataset_size, step, w)
+            loss, logs = step_loss(net if world == 1 else _DDPView(net, model), x, cfg, src.dataset_size, step, w, wall)
             if not math.isfinite(logs['loss']): raise _diverged('loss', logs['loss'], step, last, 'lower --lr or change the recipe')
             opt.zero_grad(set_to_none=True); loss.backward()
             logs['grad_norm'] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float('inf')))

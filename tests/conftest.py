@@ -16,8 +16,9 @@ os.environ.setdefault('MPLBACKEND', 'Agg')  # figures in tests never open a wind
 
 
 def shared_data_dir() -> Path:
-    "Where the reference data should be (it may be absent)."
-    return Path(os.environ.get('HEPHAESTUS_SHARED_DATA') or ROOT.parent / 'shared' / 'data')
+    "Where the reference data should be (it may be absent): `hephaestus.data.reference_dir`, the one rule."
+    from hephaestus.data import reference_dir
+    return reference_dir() or Path(os.environ.get('HEPHAESTUS_SHARED_DATA') or ROOT.parent / 'shared' / 'data')
 
 
 def pytest_configure(config):

@@ -200,3 +200,25 @@ def test_dsprites_evaluation_takes_any_model(shared_data):
         print('skipping: no dsprites model is shipped yet'); pytest.skip('no dsprites model is shipped yet')
     res = evaluate_dsprites(load_pretrained('dsprites'), path, n_groups=10, seed=0)
     assert set(res) == {'seed', 'single'} and res['seed'][-1]['top1'] > 0.9
+
+
+def test_factor_map_splits_a_shared_dimension(toy):
+    "With the checkpoint's MI matrix, a dimension's share is split among factors; without it, each goes wholly to its name."
+    from hephaestus.ranking import factor_map
+    enc = StripeEncoder(toy)
+    names, W = factor_map(enc, 7)
+    assert names == [*toy.factor_names, 'z6'] and torch.equal(W, torch.eye(7))        # named: one-hot, every dimension active
+    names, W = factor_map(enc, 7, enc.active)
+    assert names == list(toy.factor_names) and torch.equal(W[:6], torch.eye(6)) and (W[6] == 0).all()   # the inactive one dropped
+    enc.mi = torch.zeros(7, 6); enc.mi[:6, :6] = torch.eye(6)
+    enc.mi[5] = torch.tensor([0., 0., 0., 0., 0.3, 0.6])        # dim 5 holds orientation and some shape
+    names, W = factor_map(enc, 7, enc.active)
+    assert names == list(toy.factor_names) and (W[6] == 0).all()                      # the inactive dimension gives nothing
+    assert torch.allclose(W[5], torch.tensor([0., 0., 0., 0., 1 / 3, 2 / 3])) and torch.allclose(W.sum(1)[:6], torch.ones(6))
+    gs = sample_groups(toy, 1, style='single', seed=3)
+    r = rank_group(enc, gs.images[0])
+    s = dict(r.factors_for(r.outlier))
+    assert set(s) == set(toy.factor_names) and math.isclose(sum(s.values()), 1, rel_tol=1e-4)
+    assert math.isclose(s['orientation'], 2 / 3 * float(r.contributions[r.outlier, 5]), rel_tol=1e-4, abs_tol=1e-6)
+    enc.mi = torch.zeros(7, 6)                                   # an all-zero row on an active dimension: fall back to names
+    assert factor_map(enc, 7, enc.active)[0] == list(toy.factor_names)

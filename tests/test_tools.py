@@ -1,5 +1,6 @@
 "Smoke test of tools/train_gpu.py (the script that trained the shipped models on a GPU), here on the CPU with tiny budgets."
 import json, os, subprocess, sys, tarfile
+import pytest
 from pathlib import Path
 from hephaestus.train import load_checkpoint
 from hephaestus.diffusion import load_refiner_checkpoint
@@ -24,3 +25,26 @@ def test_train_gpu_pipeline_on_cpu(tmp_path):
     rk = load_refiner_checkpoint(tmp_path/'back'/'refiner'/'last.pt')
     assert rk['model'] is None and rk['ema'] and (tmp_path/'back'/'refiner'/'selected.txt').read_text() == best
     assert json.loads((tmp_path/'back'/best/'hardware.json').read_text())['device'] == 'cpu'
+
+
+def test_train_gpu_dsprites_sweep_on_cpu(tmp_path, shared_data):
+    "`--runs dsprites`: every variant trains on the grid, is validated on grid groups and packed; one is selected; no refiner."
+    import importlib.util
+    grid = shared_data/'dsprites'/'dsprites-grid.npz'
+    if not grid.exists():
+        print(f'skipping: no dSprites grid at {grid}'); pytest.skip(f'no dSprites grid at {grid}')
+    spec = importlib.util.spec_from_file_location('train_gpu', ROOT/'tools'/'train_gpu.py')
+    tg = importlib.util.module_from_spec(spec); spec.loader.exec_module(tg)
+    out, work = tmp_path/'out', tmp_path/'work'
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'train_gpu.py'), str(out), '--work', str(work), '--device', 'cpu',
+                        '--runs', 'dsprites', '--dsprites', str(grid), '--vae-minutes', '0.02', '--snapshot-every', '0'],
+                       capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    val = json.loads((out/'validation.json').read_text())
+    assert set(val) == set(tg.DSPRITES) and all(0 <= v['top1'] <= 1 for v in val.values())
+    best = max(val, key=lambda k: val[k]['top1'] + (val[k]['factor_acc'] or 0))
+    assert f'selected {best}' in r.stdout and not (out/'refiner.tar').exists()
+    with tarfile.open(out/f'{best}.tar') as t: t.extractall(tmp_path/'back', filter='data')
+    cfg = load_checkpoint(tmp_path/'back'/best/'last.pt')['train_config']
+    assert cfg['dataset'] == 'dsprites' and cfg['data_dir'] == str(grid) and cfg['object_weight'] == 0
