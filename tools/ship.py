@@ -89,7 +89,8 @@ if __name__ == '__main__':
     dims = '\n'.join(f"| z{d} | {summary['factor_of_dim'][d] or ('inactive' if not summary['active'][d] else 'unclear')} | "
                      f"{summary['kl_per_dim'][d]:.2f} | {summary['std'][d]:.2f} |" for d in range(len(summary['std'])))
     base_md = '\n'.join(f"| {b['label']} | {b['step']} | {b['wall']/60:.0f} min | " + ' | '.join(f"{b['metrics'][k]['mean']:.3f} ± {b['metrics'][k]['std']:.3f}" for k in ('mig', 'dci_d', 'dci_c', 'dci_i', 'factorvae')) + ' |' for b in base_rows)
-    kind = {'tcvae': 'β-TCVAE', 'betavae': f"β-VAE (β = {cfg['beta']:g}, a baseline)", 'vae': 'plain VAE (β = 1, a baseline)'}[cfg['loss']]
+    baseline = ', a baseline' if a.name.endswith(('-betavae', '-vae')) else ''   # the shipped dSprites model is a β-VAE, and no baseline
+    kind = {'tcvae': 'β-TCVAE', 'betavae': f"β-VAE (β = {cfg['beta']:g}{baseline})", 'vae': f'plain VAE (β = 1{baseline})'}[cfg['loss']]
     card = f"""# Model card: `{a.name}`
 
 {kind} with the convolutional encoder/decoder of Burgess et al. (2018), latent D = {ck['model_config']['latent_dim']},
