@@ -409,9 +409,9 @@ def shipped_baselines() -> dict:
     return {label: load_pretrained(name) for label, name in BASELINE_MODELS.items() if name in have}
 
 def evaluate_dsprites(model, path, n_groups: int = 1000, seed: int = 0, rankers: dict | None = None, progress: bool = False) -> dict:
-    "The rankers on seed and single dSprites groups read from the npz at `path`, for any 1-channel 64x64 model."
+    "The rankers on seed and single dSprites groups read from the npz at `path` (or a `DSprites`), for any 1-channel 64x64 model."
     from hephaestus.loaders import DSprites
-    src = DSprites(path)
+    src = path if isinstance(path, DSprites) else DSprites(path)
     rk = rankers or default_rankers(model, src, seed=seed)
     return {style: evaluate_ranking(rk, sample_groups(src, n_groups, style=style, seed=seed + i), seed, progress)
             for i, style in enumerate(('seed', 'single'))}
@@ -462,7 +462,15 @@ def ranking_report(model, out_dir='reports/ranking', n_groups: int = 1000, seed:
     if dsprites_model is None or dsprites_path is None or not Path(dsprites_path).exists():
         res['dsprites'] = msg = ('skipped: no dSprites model' if dsprites_model is None else 'skipped: no dSprites data')
         print(f'dSprites evaluation {msg}')
-    else: res['dsprites'] = {k: list(v) for k, v in evaluate_dsprites(dsprites_model, dsprites_path, n_groups, seed, progress=progress).items()}
+    else:
+        from hephaestus.loaders import DSprites
+        dsrc = DSprites(dsprites_path)
+        drk = default_rankers(dsprites_model, dsrc, seed=seed)
+        res['dsprites'] = {k: list(v) for k, v in evaluate_dsprites(dsprites_model, dsrc, n_groups, seed, drk, progress).items()}
+        res['dsprites_by_size'] = {st: {n: list(evaluate_ranking(drk, sample_groups(dsrc, n_study, n=n, style=st, seed=seed + 300 + n), seed))
+                                        for n in tqdm(sizes, desc=f'dSprites size {st}', disable=not progress)} for st in ('seed', 'single')}
+        _plot_study(res['dsprites_by_size'], 'group size', out / 'dsprites_accuracy_vs_group_size.png',
+                    f'dSprites: top-1 vs group size ({n_study} groups per point)')
     md = [f"# Ranking evaluation\n\nModel `{res['model']}`, seed {seed}, {n_groups} groups of 6 per style "
           f"({n_study} per point in the studies). 95% intervals: Wilson (top-1, factor named), normal (MRR).\n"]
     for st, rows in res['main'].items(): md += [f"## {st} groups\n", EvalTable(rows).markdown(), '']
@@ -470,6 +478,7 @@ def ranking_report(model, out_dir='reports/ranking', n_groups: int = 1000, seed:
         for st, rows in res['dsprites'].items(): md += [f"## dSprites {st} groups\n", EvalTable(rows).markdown(), '']
     else: md += [f"dSprites: {res['dsprites']}.\n"]
     md += ['![](accuracy_vs_group_size.png)\n', '![](accuracy_vs_k.png)\n']
+    if 'dsprites_by_size' in res: md += ['![](dsprites_accuracy_vs_group_size.png)\n']
     (out / 'ranking.md').write_text('\n'.join(md))
     (out / 'ranking.json').write_text(json.dumps(res, indent=1, default=lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)))
     return res

@@ -202,6 +202,20 @@ def test_dsprites_evaluation_takes_any_model(shared_data):
     assert set(res) == {'seed', 'single'} and res['seed'][-1]['top1'] > 0.9
 
 
+def test_ranking_report_studies_dsprites_group_size(tmp_path, toy, enc, shared_data):
+    "With a dSprites model and the grid, the report adds the dSprites tables and their group-size study (figure and JSON)."
+    from hephaestus.pretrained import available_pretrained, load_pretrained
+    from hephaestus.ranking import ranking_report
+    path = shared_data / 'dsprites' / 'dsprites-grid.npz'
+    if not path.exists() or 'dsprites' not in available_pretrained():
+        print('skipping: no dSprites grid or model'); pytest.skip('no dSprites grid or model')
+    res = ranking_report(enc, tmp_path / 'r', n_groups=8, n_study=6, sizes=(3, 7), n_train=100, source=toy, seed=1,
+                         dsprites_model=load_pretrained('dsprites'), dsprites_path=path)
+    assert (tmp_path / 'r' / 'dsprites_accuracy_vs_group_size.png').exists()
+    assert set(res['dsprites']) == {'seed', 'single'} and set(res['dsprites_by_size']['single']) == {3, 7}
+    assert 'dsprites_accuracy_vs_group_size.png' in (tmp_path / 'r' / 'ranking.md').read_text()
+
+
 def test_factor_map_splits_a_shared_dimension(toy):
     "With the checkpoint's MI matrix, a dimension's share is split among factors; without it, each goes wholly to its name."
     from hephaestus.ranking import factor_map
