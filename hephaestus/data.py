@@ -39,11 +39,11 @@ def reports_dir() -> Path:
     "Folder for measured results: the checkout's `reports/`, else `./reports`."
     return PROJECT_DIR/'reports' if PROJECT_DIR else Path('reports').resolve()
 
-def reference_dir() -> Path | None:
-    "A user's folder of real data (read-only; the default job never needs it): `$HEPHAESTUS_SHARED_DATA`, else `../shared/data` beside the checkout; None if absent."
+def reference_dir(existing: bool = True) -> Path | None:
+    "A user's folder of real data (read-only; the default job never needs it): `$HEPHAESTUS_SHARED_DATA`, else `../shared/data` beside the checkout; None if absent (`existing=False`: where it would be)."
     env = os.environ.get('HEPHAESTUS_SHARED_DATA')
     d = Path(env) if env else (PROJECT_DIR.parent/'shared'/'data' if PROJECT_DIR else None)
-    return d if d is not None and d.is_dir() else None
+    return d if d is not None and (d.is_dir() or not existing) else None
 
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     "`torch.save` to a temporary file in the same folder, then rename: readers never see half a file."

@@ -201,12 +201,12 @@ def contribution_bars(model: nn.Module, contributions, ax=None, highlight: str |
     if c.shape != (D,): raise ValueError(f"contributions must be [D={D}] (one picture's), got {list(c.shape)}")
     active = getattr(model, 'active', torch.ones(D, dtype=torch.bool)).bool()
     dims = [d for d in range(D) if active[d]]
-    labels, names = dim_labels(model), list(getattr(model, 'factor_of_dim', None) or [None] * D)
+    labels = dim_labels(model)
     if ax is None: fig, ax = plt.subplots(figsize=(3, 0.22 * len(dims) + 0.6))
     else: fig = ax.figure
     fn, W = factor_map(model, D, active)                                       # a dimension is the factor's if most of its share goes there
     main = [fn[int(W[d].argmax())] if W[d].sum() > 0 else None for d in range(D)]
-    colours = ['tab:red' if highlight is not None and highlight in (names[d], f'z{d}', main[d]) else 'tab:gray' for d in dims]
+    colours = ['tab:red' if highlight is not None and highlight in (f'z{d}', main[d]) else 'tab:gray' for d in dims]
     ax.barh(range(len(dims)), c[dims].numpy(), color=colours)
     ax.set_yticks(range(len(dims)), [labels[d] for d in dims], fontsize=7)
     ax.invert_yaxis(); ax.tick_params(axis='x', labelsize=7)

@@ -126,6 +126,7 @@ class DSprites(Dataset):
         self._lut[tuple(dense.T)] = np.arange(n)
         if (self._lut >= 0).sum() != n: raise ValueError(f"{self.path}: some factor combinations appear more than once")
         self._imgs, self.classes = imgs, torch.from_numpy(dense)
+        self._on_device: dict = {}   # device -> the uint8 pictures there, copied once
 
     @property
     def complete(self) -> bool:
@@ -148,10 +149,15 @@ class DSprites(Dataset):
                              f"{dict(zip(self.factor_names, ex))} (the file is a sub-grid)")
         return r
 
-    def images(self, classes: Tensor | np.ndarray) -> Tensor:
-        "Pictures float [..., 1, 64, 64] in {0, 1} for dense factor `classes` [..., 5]."
+    def images(self, classes: Tensor | np.ndarray, device=None) -> Tensor:
+        "Pictures float [..., 1, 64, 64] in {0, 1} for dense factor `classes` [..., 5], looked up on `device` (default CPU)."
         r = self.rows(classes)
-        return torch.from_numpy(self._imgs[r.reshape(-1)]).float().reshape(*r.shape, 1, *self._imgs.shape[1:])
+        dev = torch.device(device or 'cpu')
+        if dev.type == 'cpu': x = torch.from_numpy(self._imgs[r.reshape(-1)])
+        else:
+            if dev not in self._on_device: self._on_device[dev] = torch.from_numpy(self._imgs).to(dev)
+            x = self._on_device[dev][torch.from_numpy(r.reshape(-1)).to(dev)]
+        return x.float().reshape(*r.shape, 1, *self._imgs.shape[1:])
 
     def __len__(self) -> int: return len(self._imgs)
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:

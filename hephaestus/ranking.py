@@ -141,14 +141,13 @@ def factor_map(model, D: int, active: Tensor | None = None) -> tuple[list[str], 
     With the checkpoint's mutual-information matrix (`model.mi`), a dimension's share is split among the factors in
     proportion to its MI with each, so a factor spread over several dimensions is still found; without it, each active
     dimension goes wholly to its name (`dim_names`: the factor, or 'z{d}')."""
-    names = dim_names(model, D)
     act = torch.ones(D, dtype=torch.bool) if active is None else torch.as_tensor(active).bool()
     mi, fn = getattr(model, 'mi', None), getattr(model, 'factor_names', None)
     if mi is not None and fn is not None:
         m = torch.as_tensor(mi, dtype=torch.float32).clamp(min=0)
         if m.shape == (D, len(fn)) and (m[act].sum(1) > 0).all():
             return list(fn), torch.where(act[:, None], m / m.sum(1, keepdim=True).clamp(min=1e-12), torch.zeros(()))
-    return _named_map(names, act)
+    return _named_map(dim_names(model, D), act)
 
 def _named_map(names: Sequence[str], active: Tensor) -> tuple[list[str], Tensor]:
     "Each active dimension wholly to its name: (names of the active dimensions, one-hot share [D, F])."
@@ -190,9 +189,8 @@ class Ranking:
 
     def factors_for(self, i: int) -> list[tuple[str, float]]:
         "Factors ranked by their share of picture `i`'s score (each dimension's contribution split by the factor map): [(factor, share), ...]."
-        if self.shares is None: self.factor_names, self.shares = _named_map(self.names, self.active)
-        s = (self.contributions[i] * self.active) @ self.shares
-        return sorted(zip(self.factor_names, s.tolist()), key=lambda kv: -kv[1])
+        fn, W = (self.factor_names, self.shares) if self.shares is not None else _named_map(self.names, self.active)
+        return sorted(zip(fn, (self.contributions[i] @ W).tolist()), key=lambda kv: -kv[1])
 
     @property
     def factor(self) -> str: return self.factors_for(self.outlier)[0][0]
@@ -416,6 +414,11 @@ def evaluate_dsprites(model, path, n_groups: int = 1000, seed: int = 0, rankers:
     return {style: evaluate_ranking(rk, sample_groups(src, n_groups, style=style, seed=seed + i), seed, progress)
             for i, style in enumerate(('seed', 'single'))}
 
+def _size_study(rankers: dict, source, sizes, n_groups: int, group_seed: int, seed: int, desc: str, progress: bool) -> dict:
+    "{style: {group size: evaluation rows}}: the rankers on `n_groups` groups of each size (groups of size n drawn with seed `group_seed + n`)."
+    return {st: {n: list(evaluate_ranking(rankers, sample_groups(source, n_groups, n=n, style=st, seed=group_seed + n), seed))
+                 for n in tqdm(sizes, desc=f'{desc} {st}', disable=not progress)} for st in ('seed', 'single')}
+
 def _plot_study(results: dict, xlabel: str, path: Path, title: str):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.2), squeeze=False)
@@ -445,8 +448,7 @@ def ranking_report(model, out_dir='reports/ranking', n_groups: int = 1000, seed:
                      n_groups=n_groups, n_study=n_study)
     res['main'] = {st: list(evaluate_ranking(rk, sample_groups(src, n_groups, style=st, seed=seed + i), seed, progress))
                    for i, st in enumerate(('seed', 'single'))}
-    res['by_size'] = {st: {n: list(evaluate_ranking(rk, sample_groups(src, n_study, n=n, style=st, seed=seed + 100 + n), seed))
-                           for n in tqdm(sizes, desc=f'size {st}', disable=not progress)} for st in ('seed', 'single')}
+    res['by_size'] = _size_study(rk, src, sizes, n_study, seed + 100, seed, 'size', progress)
     K = sum(s > 1 for s in src.factor_sizes)
     res['by_k'] = {st: {k: list(evaluate_ranking(rk, sample_groups(src, n_study, k=k, style=st, seed=seed + 200 + k), seed))
                         for k in tqdm(range(2 if st == 'seed' else 1, K + 1), desc=f'k {st}', disable=not progress)} for st in ('seed', 'single')}
@@ -467,8 +469,7 @@ def ranking_report(model, out_dir='reports/ranking', n_groups: int = 1000, seed:
         dsrc = DSprites(dsprites_path)
         drk = default_rankers(dsprites_model, dsrc, seed=seed)
         res['dsprites'] = {k: list(v) for k, v in evaluate_dsprites(dsprites_model, dsrc, n_groups, seed, drk, progress).items()}
-        res['dsprites_by_size'] = {st: {n: list(evaluate_ranking(drk, sample_groups(dsrc, n_study, n=n, style=st, seed=seed + 300 + n), seed))
-                                        for n in tqdm(sizes, desc=f'dSprites size {st}', disable=not progress)} for st in ('seed', 'single')}
+        res['dsprites_by_size'] = _size_study(drk, dsrc, sizes, n_study, seed + 300, seed, 'dSprites size', progress)
         _plot_study(res['dsprites_by_size'], 'group size', out / 'dsprites_accuracy_vs_group_size.png',
                     f'dSprites: top-1 vs group size ({n_study} groups per point)')
     md = [f"# Ranking evaluation\n\nModel `{res['model']}`, seed {seed}, {n_groups} groups of 6 per style "

@@ -118,11 +118,10 @@ def batch_source(cfg: TrainConfig, device=None) -> BatchSource:
         shift = DEFAULT_SHIFT['dsprites'] if cfg.shift is None else cfg.shift
         if cfg.pair_factors and not ds.complete:
             raise ValueError(f"pair_factors needs a complete factor grid; {ds.path} lacks some combinations")
-        imgs = torch.from_numpy(ds._imgs).to(device or 'cpu')   # 46,080 uint8 pictures: 189 MB, on the GPU when there is one
         def sample(n, g):
             c = ds.classes[torch.randint(0, len(ds), (n,), generator=g)]
             if cfg.pair_factors: c = torch.cat([c, _partners(c, cfg.pair_factors, g, ds.factor_sizes)])
-            x = imgs[torch.from_numpy(ds.rows(c)).to(imgs.device)][:, None].float()   # one vectorised lookup, no Python loop per picture
+            x = ds.images(c, device=device)   # one vectorised lookup, on the GPU when there is one
             return _shift(x, shift, g), None
         return BatchSource(sample, len(ds), 1, 64)
     if cfg.dataset in ('cifar10', 'cifar100', 'folder'):
@@ -199,25 +198,21 @@ def step_loss(model: VAE, x: Tensor, cfg: TrainConfig, dataset_size: int, step: 
     out = type(out)(*(o.float() for o in out))
     recon = recon_nll(model, x, out.recon_logits, weight)
     b = beta_at(cfg, step)
+    t = tcvae_terms(out.z, out.mu, out.logvar, dataset_size, cfg.estimator) if cfg.loss == 'tcvae' else None
     if cfg.capacity:   # Burgess et al. (2018): hold the KL at a target that grows; β-TCVAE adds (β-1)·TC on top (its objective is KL + (β-1)·TC)
         c = capacity_at(cfg, step, wall)
         kl = kl_per_dim(out.mu, out.logvar).sum()
-        loss = recon + cfg.capacity_weight*(kl - c).abs()
-        logs = dict(recon=recon, kl=kl, capacity=torch.tensor(c))
-        if cfg.loss == 'tcvae':
-            t = tcvae_terms(out.z, out.mu, out.logvar, dataset_size, cfg.estimator)
-            loss = loss + (b - 1)*t['tc']
-            logs |= dict(mi=t['mi'], tc=t['tc'], dwkl=t['dwkl'])
-    elif cfg.loss == 'tcvae':
-        t = tcvae_terms(out.z, out.mu, out.logvar, dataset_size, cfg.estimator)
+        loss = recon + cfg.capacity_weight*(kl - c).abs() + ((b - 1)*t['tc'] if t is not None else 0)
+        logs = dict(recon=recon, kl=kl, capacity=c)
+    elif t is not None:
         loss = recon + cfg.alpha*t['mi'] + b*t['tc'] + cfg.gamma*t['dwkl']
-        logs = dict(recon=recon, mi=t['mi'], tc=t['tc'], dwkl=t['dwkl'], kl=t['kl'])
+        logs = dict(recon=recon, kl=t['kl'])
     else:
-        kl_d = kl_per_dim(out.mu, out.logvar)
-        kl = kl_d.sum()
+        kl = kl_per_dim(out.mu, out.logvar).sum()
         loss = recon + b*kl
         logs = dict(recon=recon, kl=kl)
-    return loss, {k: float(v.detach()) for k, v in logs.items()} | dict(loss=float(loss.detach()), beta=b)
+    if t is not None: logs |= dict(mi=t['mi'], tc=t['tc'], dwkl=t['dwkl'])
+    return loss, {k: float(torch.as_tensor(v).detach()) for k, v in logs.items()} | dict(loss=float(loss.detach()), beta=b)
 
 # %% ../nbs/03_train.ipynb #1bcfc835
 def save_checkpoint(path, model: VAE, opt, step: int, cfg: TrainConfig, gen: torch.Generator, history: list, wall: float) -> Path:
