@@ -1,6 +1,6 @@
 """Latency of ranking one group of 6 pictures with the shipped model: rank_group + explain (goal: <= 50 ms).
 
-Side by side in one run: the robust leave-one-out score (default) and the plain Euclidean distance.
+Side by side in one run: the robust leave-one-out score (default), the plain Euclidean distance, and the factor readout.
 Also times the PNG path (6 files read, converted, ranked, explained). Prints median and 90th-percentile
 milliseconds per group over fixed seed-style groups.
 Usage: python benchmarks/ranking_latency.py [--groups 20] [--repeats 5] [--threads 1]
@@ -37,7 +37,7 @@ if __name__ == '__main__':
     model = load_pretrained('shapes3d')
     gs = sample_groups(Shapes3D(), a.groups, n=6, style='seed', seed=0)
     print(f"{a.groups} groups of 6, {a.repeats} repeats each, {a.threads} thread(s), model {model.name}")
-    for method in ('robust', 'plain'):
+    for method in ('robust', 'plain', 'readout'):
         show(f'rank + explain ({method})', timings(lambda x: rank_group(model, x, method=method).explain(), gs.images, a.repeats))
     from PIL import Image
     with tempfile.TemporaryDirectory() as d:

@@ -240,7 +240,8 @@ train_refiner = delegate('train-refiner', 'Train the diffusion refiner that shar
 def _rank_args(p: argparse.ArgumentParser):
     p.add_argument('images', nargs='+', metavar='IMG', help='the pictures of the group (3 or more image files)')
     p.add_argument('--model', default='shapes3d', help='shipped model to use (default: %(default)s)')
-    p.add_argument('--method', default='robust', choices=('robust', 'plain'), help='outlier score (default: %(default)s)')
+    p.add_argument('--method', default='robust', choices=('robust', 'plain', 'readout'),
+                   help="outlier score: per latent dimension (robust, plain) or per factor through the model's factor readout (default: %(default)s)")
     p.add_argument('--json', action='store_true', help='print the ranking as JSON')
     p.add_argument('--figure', metavar='PNG', help='write a figure of the ranked group and the per-dimension contributions')
 

@@ -84,15 +84,16 @@ def _plain(x):
     return x
 
 def export_pretrained(checkpoint, name: str, source, metrics: dict, card: str, summary: dict | None = None,
-                      out_dir: str | Path = WEIGHTS_DIR, extra: dict | None = None) -> Path:
-    "Write `NAME.pt` (weights, summary, metrics, training config), `NAME.md` (model card) and `NAME.json` (metrics)."
+                      out_dir: str | Path = WEIGHTS_DIR, extra: dict | None = None, readout=None) -> Path:
+    "Write `NAME.pt` (weights, summary, metrics, training config, factor readout), `NAME.md` (model card) and `NAME.json` (metrics)."
     ck = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
     model = model_from_checkpoint(ck)
     summary = summary or latent_summary(model, source)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     blob = dict(format=FORMAT, name=name, model_config=ck['model_config'], model=model.state_dict(),
                 summary=summary, metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
-                train_config=ck.get('train_config'), step=ck.get('step'), wall_time=ck.get('wall_time'), extra=extra or {})
+                train_config=ck.get('train_config'), step=ck.get('step'), wall_time=ck.get('wall_time'), extra=extra or {},
+                readout=readout.to_state() if readout is not None else None)
     path = atomic_save(blob, out_dir/f'{name}.pt')
     (out_dir/f'{name}.md').write_text(card)
     (out_dir/f'{name}.json').write_text(json.dumps(_plain(dict(name=name, metrics=blob['metrics'], step=blob['step'],
@@ -126,6 +127,8 @@ def load_pretrained(name: str = 'shapes3d', weights_dir: str | Path = WEIGHTS_DI
     model.factor_of_dim, model.active = [f if a else None for f, a in zip(s['factor_of_dim'], active.tolist())], active
     model.latent_std, model.latent_mean, model.kl_per_dim, model.mi = s['std'], s['mean'], s['kl_per_dim'], s['mi']
     model.centroids, model.metrics, model.train_config = s['centroids'], blob['metrics'], blob['train_config']
+    from hephaestus.readout import FactorReadout, attach_readout
+    attach_readout(model, FactorReadout.from_state(blob['readout'], model.latent_dim) if blob.get('readout') else None)
     card = path.with_suffix('.md')
     model.card = card.read_text() if card.exists() else ''
     return model.eval()

@@ -15,11 +15,11 @@ from tqdm.auto import tqdm
 from .groups import sample_groups
 
 # %% auto #0
-__all__ = ['MIN_GROUP', 'FLOOR', 'CONTEXT_TOL', 'METHODS', 'BASELINE_MODELS', 'model_geometry', 'load_group', 'latent_scale',
-           'latent_deviations', 'outlier_scores', 'dim_names', 'factor_map', 'Ranking', 'shared_factors', 'rank_group',
-           'plot_ranking', 'StripeEncoder', 'needs_classes', 'wilson', 'oracle_scores', 'pixel_scores', 'PCARanker',
-           'model_ranker', 'EvalTable', 'evaluate_ranking', 'default_rankers', 'shipped_baselines', 'evaluate_dsprites',
-           'ranking_report']
+__all__ = ['MIN_GROUP', 'FLOOR', 'CONTEXT_TOL', 'LATENT_METHODS', 'METHODS', 'BASELINE_MODELS', 'model_geometry', 'load_group',
+           'latent_scale', 'latent_deviations', 'outlier_scores', 'readout_of', 'dim_names', 'factor_map', 'Ranking',
+           'shared_factors', 'rank_group', 'plot_ranking', 'StripeEncoder', 'needs_classes', 'wilson', 'oracle_scores',
+           'pixel_scores', 'PCARanker', 'model_ranker', 'EvalTable', 'evaluate_ranking', 'default_rankers',
+           'shipped_baselines', 'evaluate_dsprites', 'ranking_report']
 
 # %% ../nbs/05_ranking.ipynb #a5d508fc
 MIN_GROUP = 3
@@ -90,7 +90,8 @@ def load_group(images, channels: int = 3, size: int = 64) -> Tensor:
 # %% ../nbs/05_ranking.ipynb #2e9ce1a4
 FLOOR = 0.03      # floor of the per-dimension spread, in units of the dataset spread (chosen by measurement, below)
 CONTEXT_TOL = 0.5 # a factor is shared when its dimensions' spread over the inliers is below this (dataset units)
-METHODS = ('robust', 'plain')
+LATENT_METHODS = ('robust', 'plain')
+METHODS = LATENT_METHODS + ('readout',)   # 'readout': factor by factor, through the checkpoint's factor readout (05a_readout)
 
 def latent_scale(model, D: int) -> tuple[Tensor, Tensor]:
     "(spread [D], active [D] bool) of a model's latent dimensions; ones / all-True where it has no summary."
@@ -109,7 +110,7 @@ def _others(n: int) -> Tensor:
 def latent_deviations(mu: Tensor, logvar: Tensor | None = None, std: Tensor | None = None, active: Tensor | None = None,
                       method: str = 'robust', floor: float = FLOOR) -> Tensor:
     "Signed per-dimension deviations z [..., N, D] of each code from the rest of its group; the score is (z**2).sum(-1)."
-    if method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in LATENT_METHODS: raise ValueError(f"method must be one of {LATENT_METHODS}, got {method!r}")
     N, D = mu.shape[-2:]
     if N < MIN_GROUP: raise ValueError(f"a group needs at least {MIN_GROUP} codes, got {N}")
     std = torch.ones(D) if std is None else std
@@ -126,8 +127,20 @@ def latent_deviations(mu: Tensor, logvar: Tensor | None = None, std: Tensor | No
 def outlier_scores(model, images: Tensor, method: str = 'robust', floor: float = FLOOR) -> Tensor:
     "Differentiable outlier score [N] of each picture of a group [N,C,H,W] (higher: less like the others)."
     mu, logvar = model.encode(images)
+    if method == 'readout':
+        from hephaestus.readout import readout_deviations
+        ro = readout_of(model)
+        return readout_deviations(ro.units(mu), ro.membership()).sum(-1)
     std, active = latent_scale(model, mu.shape[-1])
     return latent_deviations(mu, logvar, std, active, method, floor).pow(2).sum(-1)
+
+def readout_of(model):
+    "The model's factor readout (`model.readout`); ValueError naming the way out if it has none."
+    ro = getattr(model, 'readout', None)
+    if ro is None:
+        raise ValueError(f"model {getattr(model, 'name', type(model).__name__)!r} has no factor readout (method='readout' needs one, "
+                         "fitted on labelled pictures: see 05a_readout); use method='robust'")
+    return ro
 
 # %% ../nbs/05_ranking.ipynb #88af26f2
 def dim_names(model, D: int) -> list[str]:
@@ -166,9 +179,9 @@ class Ranking:
     "The answer for one group: scores, order, outlier, per-dimension contributions and the factors named."
     scores: Tensor            # [N] outlier score of each picture
     contributions: Tensor     # [N, D] share of each dimension in each picture's score (rows sum to 1; 0 where the score is 0)
-    z: Tensor                 # [N, D] signed deviations (dataset units over the others' spread)
+    z: Tensor                 # [N, D] signed deviations (dataset units over the others' spread); method 'readout': [N, F] per factor, >= 0
     mu: Tensor                # [N, D] posterior means
-    names: list[str]          # [D] factor (or 'z{d}') of each dimension
+    names: list[str]          # [D] factor (or 'z{d}') of each dimension; method 'readout': the F factors
     active: Tensor            # [D] bool
     context: list[str]        # factors the inliers share
     method: str = 'robust'
@@ -236,18 +249,29 @@ def rank_group(model, images, method: str = 'robust', floor: float = FLOOR, cont
     "Rank a group of >= 3 pictures (tensor [N,C,H,W] in [0,1], PIL images or paths): most outlying first, explained."
     if labels is None and isinstance(images, (list, tuple)) and all(isinstance(p, (str, Path)) for p in images):
         labels = [Path(p).name for p in images]
+    if method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     x = load_group(images, *model_geometry(model))
     with torch.no_grad():
         mu, logvar = model.encode(x)
-        std, active = latent_scale(model, mu.shape[-1])
-        z = latent_deviations(mu, logvar, std, active, method, floor)
-    z2 = z.pow(2)
+        if method == 'readout':
+            from hephaestus.readout import readout_deviations, shared_by_readout
+            ro = readout_of(model)
+            c, M = ro.units(mu), ro.membership()
+            z2 = readout_deviations(c, M); z = z2.sqrt()
+        else:
+            std, active = latent_scale(model, mu.shape[-1])
+            z = latent_deviations(mu, logvar, std, active, method, floor); z2 = z.pow(2)
     scores = z2.sum(-1)
     contrib = z2 / scores[:, None].clamp(min=1e-12)
-    names = dim_names(model, mu.shape[-1])
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
-    ctx = shared_factors(mu / std, o, names, active, context_tol)
-    fnames, shares = factor_map(model, mu.shape[-1], active)
+    if method == 'readout':                                   # the 'dimensions' are the factors themselves
+        names = list(ro.factor_names); active = torch.ones(len(names), dtype=torch.bool)
+        ctx = shared_by_readout(c, o, M, names)
+        fnames, shares = names, torch.eye(len(names))
+    else:
+        names = dim_names(model, mu.shape[-1])
+        ctx = shared_factors(mu / std, o, names, active, context_tol)
+        fnames, shares = factor_map(model, mu.shape[-1], active)
     return Ranking(scores, contrib, z, mu, names, active, ctx, method, x, list(labels) if labels is not None else None, fnames, shares)
 
 # %% ../nbs/05_ranking.ipynb #8bbe27db
@@ -389,13 +413,16 @@ def evaluate_ranking(rankers: dict[str, Callable], groups, seed: int = 0, progre
 
 # %% ../nbs/05_ranking.ipynb #2b536dbf
 def default_rankers(model, source, n_train: int = 2000, seed: int = 0, baselines: dict | None = None) -> dict[str, Callable]:
-    "The compared rankers: pixels, PCA (as many components as active dims, fitted on training pictures), plain, robust, baseline models (robust), oracle."
+    "The compared rankers: pixels, PCA (as many components as active dims, fitted on training pictures), plain, robust, factor readout, baseline models (robust, readout), oracle."
     from hephaestus.pretrained import sample_classes
     train = source.images(sample_classes(source, n_train, seed=seed + 10_000))
     D = int(latent_scale(model, len(dim_names(model, getattr(model, 'latent_dim', 0) or len(model.factor_of_dim))))[1].sum())
     rk = {'pixels': pixel_scores, f'PCA-{D}': PCARanker(train, D, seed=seed), 'latent plain': model_ranker(model, 'plain'),
           'latent robust (ours)': model_ranker(model, 'robust')}
-    rk |= {f'{label}, robust': model_ranker(m, 'robust') for label, m in (baselines or {}).items()}
+    if getattr(model, 'readout', None) is not None: rk['factor readout (ours)'] = model_ranker(model, 'readout')
+    for label, m in (baselines or {}).items():
+        rk[f'{label}, robust'] = model_ranker(m, 'robust')
+        if getattr(m, 'readout', None) is not None: rk[f'{label}, readout'] = model_ranker(m, 'readout')
     return rk | {'oracle (true classes)': oracle_scores}
 
 BASELINE_MODELS = {'β-VAE': 'shapes3d-betavae', 'VAE (β=1)': 'shapes3d-vae'}  # shipped baselines: same recipe, other loss

@@ -212,6 +212,11 @@ def test_cli_rank(tmp_path, group_pngs):
     import json
     d = json.loads(res.stdout)
     assert d['method'] == 'plain' and len(d['scores']) == 6 and d['label'] == f"img{d['outlier']}.png"
+    res = _cli('rank', *map(str, group_pngs), '--json', '--method', 'readout')     # factor by factor, through the shipped readout
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert d['method'] == 'readout' and d['dim_names'] == ['floor_hue', 'wall_hue', 'object_hue', 'scale', 'shape', 'orientation']
+    assert d['factor'] in d['dim_names']
 
 
 def test_cli_rank_bad_input(tmp_path, group_pngs):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hephaestus.groups import StripeSource, sample_groups
-from hephaestus.ranking import (METHODS, EvalTable, PCARanker, Ranking, StripeEncoder, evaluate_ranking, latent_deviations,
+from hephaestus.ranking import (LATENT_METHODS, METHODS, EvalTable, PCARanker, Ranking, StripeEncoder, evaluate_ranking, latent_deviations,
                                 load_group, model_ranker, oracle_scores, outlier_scores, pixel_scores, rank_group,
                                 shared_factors, wilson)
 
@@ -59,7 +59,7 @@ def test_load_group_errors(tmp_path):
 # ------------------------------------------------------------------ the score on synthetic codes
 def test_robust_beats_plain_on_a_single_factor_group():
     mu = torch.tensor([[0., -1.0, 1.2], [0., 1.2, -1.0], [0., 0.1, 0.0], [0., -0.2, 0.3], [1., -1.0, 1.2], [0., 1.3, 1.1]])
-    robust, plain = [latent_deviations(mu, method=m).pow(2).sum(-1) for m in METHODS]
+    robust, plain = [latent_deviations(mu, method=m).pow(2).sum(-1) for m in LATENT_METHODS]
     assert int(robust.argmax()) == 4 and int(plain.argmax()) != 4
 
 
@@ -82,7 +82,7 @@ def test_deviation_invariants():
 
 def test_ideal_encoder_accuracy(toy, enc):
     gs = sample_groups(toy, 120, style='single', seed=5)
-    acc = {m: np.mean([int(outlier_scores(enc, x, m).argmax()) == int(o) for x, o in zip(gs.images, gs.outlier)]) for m in METHODS}
+    acc = {m: np.mean([int(outlier_scores(enc, x, m).argmax()) == int(o) for x, o in zip(gs.images, gs.outlier)]) for m in LATENT_METHODS}
     assert acc['robust'] > 0.7 and acc['robust'] > acc['plain'] + 0.3, acc
 
 

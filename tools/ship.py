@@ -1,4 +1,4 @@
-"""Ship a trained run as a package model: latent summary, metrics on held-out pictures, model card.
+"""Ship a trained run as a package model: latent summary, factor readout, metrics on held-out pictures, model card.
 
 Usage: python tools/ship.py RUN_DIR NAME [--dataset shapes3d|dsprites] [--data-dir D] [--eval-seeds 3]
        [--baseline RUN_DIR:LABEL ...] [--fast]
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, torch
 from hephaestus.data import Shapes3D, reports_dir
 from hephaestus.pretrained import evaluate_model, export_pretrained, latent_summary
+from hephaestus.readout import fit_readout
 from hephaestus.train import TrainConfig, load_checkpoint, model_from_checkpoint
 
 def source_for(dataset, data_dir):
@@ -74,6 +75,7 @@ if __name__ == '__main__':
     ck = load_checkpoint(a.checkpoint or Path(a.run)/'last.pt'); model = model_from_checkpoint(ck)
     seeds = list(range(1, a.eval_seeds + 1))
     summary = latent_summary(model, src, progress=True)
+    readout = fit_readout(model, src, progress=True)          # factor coordinates for rank_group(..., method='readout')
     stats, first = metrics_over_seeds(model, src, seeds, a.fast)
     out = reports_dir()/'training'; out.mkdir(parents=True, exist_ok=True)
     base_rows = []
@@ -123,12 +125,13 @@ Inactive: KL below 0.01 nats, or the mean code varies by less than 0.1 (std) acr
 |---|---|---|---|
 {dims}
 
+{readout.describe()}
 {('## Baselines, same evaluation' + chr(10) + '| model | steps | wall | MIG | DCI-D | DCI-C | DCI-I | FactorVAE |' + chr(10) + '|---|---|---|---|---|---|---|---|' + chr(10) + base_md) if base_rows else ''}
 
 Produced by `python tools/ship.py {shlex.join(sys.argv[1:])}`.
 """
     export_pretrained(ck, a.name, src, {k: v['mean'] for k, v in stats.items()}, card, summary=summary,
-                      extra=dict(metrics_std={k: v['std'] for k, v in stats.items()}, eval_seeds=seeds, fast=a.fast))
+                      extra=dict(metrics_std={k: v['std'] for k, v in stats.items()}, eval_seeds=seeds, fast=a.fast), readout=readout)
     (out/f'{a.name}-metrics.json').write_text(json.dumps(dict(model=a.name, metrics=stats, baselines=base_rows, curve=pts,
                                                              step=ck['step'], wall=ck['wall_time'], command=command_of(cfg, ck['step']), note=a.note), indent=1))
     if pts:
