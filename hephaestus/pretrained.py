@@ -12,6 +12,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from .data import PACKAGE_DIR, Shapes3D, atomic_save, check_classes
 from .metrics import active_dims, evaluate_all, mutual_info_matrix, name_latents
+from .readout import FactorReadout, attach_readout
 from .train import load_checkpoint, model_from_checkpoint, uniform_classes
 from .vae import VAE, build_model
 
@@ -127,7 +128,6 @@ def load_pretrained(name: str = 'shapes3d', weights_dir: str | Path = WEIGHTS_DI
     model.factor_of_dim, model.active = [f if a else None for f, a in zip(s['factor_of_dim'], active.tolist())], active
     model.latent_std, model.latent_mean, model.kl_per_dim, model.mi = s['std'], s['mean'], s['kl_per_dim'], s['mi']
     model.centroids, model.metrics, model.train_config = s['centroids'], blob['metrics'], blob['train_config']
-    from hephaestus.readout import FactorReadout, attach_readout
     attach_readout(model, FactorReadout.from_state(blob['readout'], model.latent_dim) if blob.get('readout') else None)
     card = path.with_suffix('.md')
     model.card = card.read_text() if card.exists() else ''
