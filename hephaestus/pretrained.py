@@ -106,8 +106,8 @@ def available_pretrained(weights_dir: str | Path = WEIGHTS_DIR) -> list[str]:
     "Names of the models shipped in the package."
     return sorted(p.stem for p in Path(weights_dir).glob('*.pt'))
 
-def load_pretrained(name: str = 'shapes3d', weights_dir: str | Path = WEIGHTS_DIR) -> VAE:
-    "A shipped model, ready to use (eval mode, CPU), with its latent summary attached; names ending in `-refiner` load a diffusion refiner."
+def load_pretrained(name: str = 'shapes3d', weights_dir: str | Path = WEIGHTS_DIR, readout: bool = True) -> VAE:
+    "A shipped model, ready to use (eval mode, CPU), with its latent summary (and factor readout, unless `readout=False`) attached; names ending in `-refiner` load a diffusion refiner."
     path = Path(weights_dir)/f'{name}.pt'
     if not path.exists():
         have = available_pretrained(weights_dir)
@@ -128,7 +128,7 @@ def load_pretrained(name: str = 'shapes3d', weights_dir: str | Path = WEIGHTS_DI
     model.factor_of_dim, model.active = [f if a else None for f, a in zip(s['factor_of_dim'], active.tolist())], active
     model.latent_std, model.latent_mean, model.kl_per_dim, model.mi = s['std'], s['mean'], s['kl_per_dim'], s['mi']
     model.centroids, model.metrics, model.train_config = s['centroids'], blob['metrics'], blob['train_config']
-    attach_readout(model, FactorReadout.from_state(blob['readout'], model.latent_dim) if blob.get('readout') else None)
+    attach_readout(model, FactorReadout.from_state(blob['readout'], model.latent_dim) if readout and blob.get('readout') else None)
     card = path.with_suffix('.md')
     model.card = card.read_text() if card.exists() else ''
     return model.eval()

@@ -14,8 +14,8 @@ from .data import FACTOR_NAMES
 from .loaders import DSPRITES_FACTORS
 
 # %% auto #0
-__all__ = ['KNOWN_KINDS', 'READOUT_SPREAD', 'READOUT_FLOOR', 'factor_kinds', 'factor_coords', 'FactorReadout', 'attach_readout',
-           'fit_readout', 'readout_deviations', 'shared_by_readout']
+__all__ = ['KNOWN_KINDS', 'READOUT_HIDDEN', 'READOUT_MEMBERS', 'READOUT_SPREAD', 'READOUT_FLOOR', 'factor_kinds', 'factor_coords',
+           'FactorReadout', 'attach_readout', 'readout_split', 'fit_readout', 'readout_deviations', 'shared_by_readout']
 
 # %% ../nbs/05a_readout.ipynb #ca769d0e
 KNOWN_KINDS = {
@@ -49,17 +49,21 @@ def factor_coords(classes: Tensor, sizes: Sequence[int], kinds: Sequence[tuple])
     return torch.cat(cols, 1), torch.tensor(owner)
 
 # %% ../nbs/05a_readout.ipynb #50773268
+READOUT_HIDDEN, READOUT_MEMBERS = 512, 3   # width of each network, and how many are averaged (chosen on validation groups, below)
+
 class FactorReadout(nn.Module):
     "Latent means [N, D] -> factor coordinates [N, C] (`coords`), in units of the held-out residual (`units`)."
     def __init__(self, dims: Sequence[int], latent_std: Tensor, owner: Tensor, factor_names: Sequence[str],
-                 kinds: Sequence[tuple], sizes: Sequence[int], hidden: int = 256):
+                 kinds: Sequence[tuple], sizes: Sequence[int], hidden: int = READOUT_HIDDEN, members: int = READOUT_MEMBERS):
         super().__init__()
-        self.factor_names, self.kinds, self.sizes, self.hidden = list(factor_names), [tuple(k) for k in kinds], list(sizes), hidden
+        self.factor_names, self.kinds, self.sizes = list(factor_names), [tuple(k) for k in kinds], list(sizes)
+        self.hidden, self.members = hidden, members
         self.register_buffer('dims', torch.as_tensor(dims, dtype=torch.long))
         self.register_buffer('latent_std', torch.as_tensor(latent_std, dtype=torch.float32))
         self.register_buffer('owner', torch.as_tensor(owner, dtype=torch.long))
         self.register_buffer('sigma', torch.ones(len(owner)))
-        self.net = nn.Sequential(nn.Linear(len(dims), hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, len(owner)))
+        self.nets = nn.ModuleList([nn.Sequential(nn.Linear(len(dims), hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                                 nn.Linear(hidden, len(owner))) for _ in range(members)])
         self.report: dict = {}
 
     @property
@@ -68,7 +72,8 @@ class FactorReadout(nn.Module):
         "Factor coordinates [..., C] of latent means [..., D]."
         if mu.shape[-1] != self.latent_dim: raise ValueError(f"the readout reads {self.latent_dim} latent dimensions, got {mu.shape[-1]}")
         if self.sigma.device != mu.device: self.to(mu.device)
-        return self.net((mu / self.latent_std)[..., self.dims])
+        x = (mu / self.latent_std)[..., self.dims]
+        return sum(net(x) for net in self.nets) / len(self.nets)      # the members' mean
     def units(self, mu: Tensor) -> Tensor: return self.coords(mu) / self.sigma
     def membership(self) -> Tensor:
         "[C, F] one-hot: which factor owns each coordinate."
@@ -79,21 +84,26 @@ class FactorReadout(nn.Module):
         r = self.report
         if not r: return "## Factor readout\nNot fitted.\n"
         acc = ', '.join(f"{f.replace('_', ' ')} {a:.3f}" for f, a in r['val_accuracy'].items())
-        return (f"## Factor readout\nA network from the active latent means to factor coordinates (`hephaestus.readout`), for "
-                f"`rank_group(..., method='readout')`. Fitted on {r['n_train']:,} labelled pictures (seed {r['seed']}, {r['epochs']} epochs); "
+        return (f"## Factor readout\nThe mean of {self.members} networks ({self.hidden} units wide) from the active latent means to factor coordinates "
+                f"(`hephaestus.readout`), for `rank_group(..., method='readout')`. Fitted on {r['n_train']:,} labelled pictures "
+                f"(seed {r['seed']}; {'/'.join(str(e) for e in r['epochs'])} epochs); "
                 f"on {r['n_val']:,} held-out pictures the nearest class it reads is right for: {acc}.\n")
 
     def to_state(self) -> dict:
         "Plain dict for a checkpoint."
         return dict(dims=self.dims.tolist(), latent_std=self.latent_std.tolist(), owner=self.owner.tolist(), factor_names=self.factor_names,
-                    kinds=[list(k) for k in self.kinds], sizes=self.sizes, hidden=self.hidden,
+                    kinds=[list(k) for k in self.kinds], sizes=self.sizes, hidden=self.hidden, members=self.members,
                     state={k: v.clone() for k, v in self.state_dict().items()}, report=self.report)
 
     @classmethod
     def from_state(cls, s: dict, latent_dim: int | None = None) -> 'FactorReadout':
         "The readout of a checkpoint dict; ValueError if it does not fit a model of `latent_dim` dimensions."
+        if isinstance(s, dict) and 'state' in s and 'members' not in s:
+            raise ValueError("the factor readout in this checkpoint has an older layout (one network); fit a new one with "
+                             "`python tools/add_readout.py NAME`")
         try:
-            r = cls(s['dims'], torch.tensor(s['latent_std']), torch.tensor(s['owner']), s['factor_names'], s['kinds'], s['sizes'], s['hidden'])
+            r = cls(s['dims'], torch.tensor(s['latent_std']), torch.tensor(s['owner']), s['factor_names'], s['kinds'], s['sizes'],
+                    s['hidden'], s['members'])
             r.load_state_dict(s['state'])
         except (KeyError, RuntimeError, TypeError) as e: raise ValueError(f"the factor readout in this checkpoint is damaged ({type(e).__name__}: {e})") from None
         if latent_dim is not None and r.latent_dim != latent_dim:
@@ -116,8 +126,18 @@ def _nearest_class(c: Tensor, owner: Tensor, sizes: Sequence[int], kinds: Sequen
         out.append(torch.cdist(c[:, owner == j], table).argmin(1))
     return torch.stack(out, 1)
 
+def readout_split(source, n: int = 20_000, n_val: int = 6_000, seed: int = 0) -> tuple[Tensor, Tensor]:
+    "(factor classes [M, K], held-out mask [M]) of the pictures `fit_readout` draws: held out are whole grid rows, about `n_val` pictures."
+    from hephaestus.pretrained import sample_classes
+    classes = sample_classes(source, n + n_val, seed=seed)
+    key = torch.from_numpy(np.ravel_multi_index(tuple(classes.T.numpy()), [int(s) for s in source.factor_sizes]))   # grid row
+    uniq = key.unique()
+    held = uniq[torch.randperm(len(uniq), generator=torch.Generator().manual_seed(seed))[:max(1, round(len(uniq) * n_val / (n + n_val)))]]
+    return classes, torch.isin(key, held)
+
 def fit_readout(model, source, n: int = 20_000, n_val: int = 6_000, seed: int = 0, kinds: Sequence[tuple] | None = None,
-                hidden: int = 256, epochs: int = 200, patience: int = 10, lr: float = 1e-3, progress: bool = False) -> FactorReadout:
+                hidden: int = READOUT_HIDDEN, members: int = READOUT_MEMBERS, epochs: int = 200, patience: int = 10, lr: float = 1e-3,
+                progress: bool = False) -> FactorReadout:
     "Fit a `FactorReadout` on `n` labelled pictures of a factor `source` (about `n_val` more held out: pictures of grid rows the fit never sees) encoded by `model`."
     from hephaestus.pretrained import encode_classes, sample_classes
     from hephaestus.ranking import latent_scale
@@ -125,44 +145,43 @@ def fit_readout(model, source, n: int = 20_000, n_val: int = 6_000, seed: int = 
     kinds = tuple(tuple(k) for k in (kinds or factor_kinds(names, sizes)))
     D = model.latent_dim if hasattr(model, 'latent_dim') else model.encode(source.images(sample_classes(source, 1, seed)))[0].shape[-1]
     std, active = latent_scale(model, D)
-    classes = sample_classes(source, n + n_val, seed=seed)
-    key = torch.from_numpy(np.ravel_multi_index(tuple(classes.T.numpy()), sizes))          # row of the factor grid
+    classes, is_val = readout_split(source, n, n_val, seed)                                 # held out: pictures the fit never sees
     g = torch.Generator().manual_seed(seed)
-    uniq = key.unique()
-    held = uniq[torch.randperm(len(uniq), generator=g)[:max(1, round(len(uniq) * n_val / (n + n_val)))]]
-    is_val = torch.isin(key, held)                                                          # held out: pictures the fit never sees
     classes, n, n_val = torch.cat([classes[~is_val], classes[is_val]]), int((~is_val).sum()), int(is_val.sum())
     if n < 100 or n_val < 50:
         raise ValueError(f"a readout needs at least 100 pictures for the fit and 50 held out, got {n} and {n_val} "
                          "(ask for more, unless the source's grid is too small to hold pictures out)")
     with torch.no_grad(): mu = encode_classes(model, source, classes, progress=progress)[0]
     y, owner = factor_coords(classes, sizes, kinds)
-    r = FactorReadout(torch.nonzero(active).flatten(), std, owner, names, kinds, sizes, hidden)
-    torch.manual_seed(seed)
-    for m in r.net:
-        if isinstance(m, nn.Linear): m.reset_parameters()
+    r = FactorReadout(torch.nonzero(active).flatten(), std, owner, names, kinds, sizes, hidden, members)
     x = (mu / std)[:, r.dims]
     xt, yt, xv, yv = x[:n], y[:n], x[n:], y[n:]
-    opt = torch.optim.Adam(r.net.parameters(), lr=lr, weight_decay=1e-5)
-    best, best_state, bad = float('inf'), None, 0
-    bar = tqdm(range(epochs), desc='readout', disable=not progress, leave=False)
-    for ep in bar:
-        r.net.train()
-        for b in torch.randperm(n, generator=g).split(200):
-            loss = (r.net(xt[b]) - yt[b]).pow(2).mean()
-            opt.zero_grad(); loss.backward(); opt.step()
-        r.net.eval()
-        with torch.no_grad(): v = float((r.net(xv) - yv).pow(2).mean())
-        bar.set_postfix(val=f'{v:.4f}')
-        if v < best - 1e-5: best, best_state, bad = v, {k: t.clone() for k, t in r.net.state_dict().items()}, 0
-        else:
-            bad += 1
-            if bad >= patience: break
-    r.net.load_state_dict(best_state)
-    with torch.no_grad(): res = r.net(xv) - yv
-    r.sigma.copy_(res.std(0).clamp(min=1e-3))
-    with torch.no_grad(): acc = (_nearest_class(r.net(xv), owner, sizes, kinds) == classes[n:]).float().mean(0)
-    r.report = dict(n_train=n, n_val=n_val, seed=seed, epochs=ep + 1, val_mse=best, sigma=r.sigma.tolist(),
+    torch.manual_seed(seed)
+    ran = []
+    for i, net in enumerate(r.nets):            # each member: its own start and batch order, its own early stop
+        for m in net:
+            if isinstance(m, nn.Linear): m.reset_parameters()
+        opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
+        best, best_state, bad = float('inf'), None, 0
+        bar = tqdm(range(epochs), desc=f'readout {i + 1}/{members}', disable=not progress, leave=False)
+        for ep in bar:
+            net.train()
+            for b in torch.randperm(n, generator=g).split(200):
+                loss = (net(xt[b]) - yt[b]).pow(2).mean()
+                opt.zero_grad(); loss.backward(); opt.step()
+            net.eval()
+            with torch.no_grad(): v = float((net(xv) - yv).pow(2).mean())
+            bar.set_postfix(val=f'{v:.4f}')
+            if v < best - 1e-5: best, best_state, bad = v, {k: t.clone() for k, t in net.state_dict().items()}, 0
+            else:
+                bad += 1
+                if bad >= patience: break
+        net.load_state_dict(best_state); ran.append(ep + 1)
+    r.eval()
+    with torch.no_grad(): pv = r.coords(mu[n:])
+    r.sigma.copy_((pv - yv).std(0).clamp(min=1e-3))
+    acc = (_nearest_class(pv, owner, sizes, kinds) == classes[n:]).float().mean(0)
+    r.report = dict(n_train=n, n_val=n_val, seed=seed, epochs=ran, val_mse=float((pv - yv).pow(2).mean()), sigma=r.sigma.tolist(),
                     val_accuracy={f: round(float(a), 4) for f, a in zip(names, acc)})
     return r.eval()
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from hephaestus.groups import StripeSource, sample_groups
 from hephaestus.ranking import StripeEncoder, outlier_scores, rank_group
-from hephaestus.readout import (FactorReadout, attach_readout, factor_coords, factor_kinds, fit_readout, readout_deviations,
-                                shared_by_readout)
+from hephaestus.readout import (READOUT_MEMBERS, FactorReadout, attach_readout, factor_coords, factor_kinds, fit_readout,
+                                readout_deviations, readout_split, shared_by_readout)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +37,16 @@ def test_fit_reads_every_factor_and_round_trips(enc, toy):
     back = FactorReadout.from_state(r.to_state(), latent_dim=5)
     x = torch.randn(4, 5)
     assert torch.allclose(back.coords(x), r.coords(x)) and back.report == r.report
+    assert len(r.nets) == r.members == READOUT_MEMBERS and len(r.report['epochs']) == r.members
+    with torch.no_grad():
+        each = torch.stack([n((x / r.latent_std)[:, r.dims]) for n in r.nets])
+        assert torch.allclose(r.coords(x), each.mean(0), atol=1e-6) and (each[0] - each[1]).abs().max() > 1e-4   # the members' mean; they differ
+    classes, held = readout_split(toy, 2000, 400, 0)                                         # the fixture's split
+    assert (int((~held).sum()), int(held.sum())) == (r.report['n_train'], r.report['n_val'])
+    old = {k: v for k, v in r.to_state().items() if k != 'members'}                         # a readout saved before ensembles
+    with pytest.raises(ValueError, match='older layout .* tools/add_readout.py'): FactorReadout.from_state(old)
+    rows = lambda c: {tuple(v) for v in c.tolist()}
+    assert not rows(classes[held]) & rows(classes[~held])                                   # held out: whole grid rows
     assert 'nearest class' in r.describe() and '## Factor readout' in r.describe()
     assert [k for k in enc.state_dict() if 'readout' in k] == []                            # kept out of the model's weights
     tiny = StripeSource((2,))
@@ -97,7 +107,8 @@ def test_add_readout_tool_stores_it(tmp_path, toy):
     if not (WEIGHTS_DIR / 'shapes3d.pt').exists(): pytest.skip('no shipped shapes3d model')
     for ext in ('pt', 'md', 'json'): shutil.copy(WEIGHTS_DIR / f'shapes3d.{ext}', tmp_path / f'm.{ext}')
     from hephaestus.data import Shapes3D
-    m = load_pretrained('m', weights_dir=tmp_path)
+    m = load_pretrained('m', weights_dir=tmp_path, readout=False)
+    assert m.readout is None                                                                # loaded without it, to fit a new one
     r = fit_readout(m, Shapes3D(), n=300, n_val=100, epochs=2)
     store_readout('m', r, tmp_path); store_readout('m', r, tmp_path)                       # twice: one section, replaced
     back = load_pretrained('m', weights_dir=tmp_path)

@@ -48,3 +48,22 @@ def test_train_gpu_dsprites_sweep_on_cpu(tmp_path, shared_data):
     with tarfile.open(out/f'{best}.tar') as t: t.extractall(tmp_path/'back', filter='data')
     cfg = load_checkpoint(tmp_path/'back'/best/'last.pt')['train_config']
     assert cfg['dataset'] == 'dsprites' and cfg['data_dir'] == str(grid) and cfg['object_weight'] == 0
+
+
+def test_select_runs_compares_runs_with_a_readout(tmp_path):
+    "tools/select_runs.py: each run is ranked per dimension and through a readout fitted for it; a table, best first."
+    from hephaestus.train import TrainConfig, train
+    runs = []
+    for s in (0, 1):
+        cfg = TrainConfig(steps=3, batch_size=8, ckpt_every=3, log_every=3, threads=1, seed=s, out=str(tmp_path/f'run{s}'))
+        train(cfg, progress=False); runs.append(str(tmp_path/f'run{s}'))
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'select_runs.py'), *runs, '--groups', '12', '--seeds', '99',
+                        '--readout-n', '300', '--out', str(tmp_path/'sel')], capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads((tmp_path/'sel.json').read_text())['results']
+    assert set(res) == {'run0', 'run1'}
+    for v in res.values():
+        assert {'robust seed 99', 'readout seed 99'} <= set(v) and 0 <= v['readout seed 99']['top1'] <= 1 and v['readout_accuracy']
+    md = (tmp_path/'sel.md').read_text()
+    assert 'readout seed 99 top-1 / named' in md and md.count('| run') == 3 and 'Produced by `python tools/select_runs.py' in md

@@ -33,7 +33,7 @@ if __name__ == '__main__':
     ap.add_argument('--n', type=int, default=20_000); ap.add_argument('--seed', type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(2)
-    model = load_pretrained(a.name)
+    model = load_pretrained(a.name, readout=False)             # any old readout is replaced
     r = fit_readout(model, source_for(a.dataset, a.data_dir), n=a.n, seed=a.seed, progress=True)
     store_readout(a.name, r)
     print(a.name, r.report['val_accuracy'], f"{r.report['epochs']} epochs")

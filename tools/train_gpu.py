@@ -14,6 +14,8 @@ What it does, in order (every step is the package's own CLI, so each model card 
 `--runs baselines` trains BASELINES instead (the same recipe with another loss, or without pairs; give --steps the
 shipped run's step count to match it) and no refiner. `--runs dsprites --dsprites NPZ` trains the DSPRITES variants
 on the dSprites grid and selects among them on validation groups drawn from the grid (seed 99); no refiner.
+Validation here ranks per dimension only; `tools/select_runs.py` compares the packed runs again, afterwards, with a
+factor readout fitted for each (how the shipped dSprites model was chosen).
 Nothing here needs a GPU to run: `--device cpu --vae-minutes 0.2 --refiner-minutes 0.1` is the smoke test.
 """
 import argparse, json, os, platform, subprocess, sys, tarfile, time
@@ -68,16 +70,11 @@ def wait(procs: dict, what: str, every: float = 60):
 
 def validation_accuracy(ckpt: Path, tmp: Path, dsprites: str | None = None) -> dict:
     "Top-1 (and factor-named) accuracy of rank_group on 300 validation single-factor groups of 6 (seed 99), of 3D Shapes or the dSprites grid."
-    from hephaestus.data import Shapes3D
-    from hephaestus.groups import sample_groups
-    from hephaestus.loaders import DSprites
-    from hephaestus.pretrained import export_pretrained, load_pretrained
-    from hephaestus.ranking import evaluate_ranking, model_ranker
-    src = DSprites(dsprites) if dsprites else Shapes3D()
-    export_pretrained(ckpt, 'candidate', src, {}, '', out_dir=tmp)
-    m = load_pretrained('candidate', weights_dir=tmp)
-    rows = evaluate_ranking({'robust': model_ranker(m)}, sample_groups(src, 300, style='single', seed=99), seed=99)
-    return dict(top1=rows[0]['top1'], factor_acc=rows[0]['factor_acc'], factor_of_dim=m.factor_of_dim)
+    from ship import source_for
+    from select_runs import validate_run
+    res = validate_run(ckpt, source_for('dsprites' if dsprites else 'shapes3d', dsprites), tmp, groups=300, seeds=(99,), readout=False)
+    r = res['robust seed 99']
+    return dict(top1=r['top1'], factor_acc=r['named'], factor_of_dim=res['factor_of_dim'])
 
 def slim(ckpt: Path, drop=('optimizer',)):
     "Rewrite a checkpoint without its optimiser state (and other keys in `drop`), to copy it back cheaply."
