@@ -126,6 +126,29 @@ def _nearest_class(c: Tensor, owner: Tensor, sizes: Sequence[int], kinds: Sequen
         out.append(torch.cdist(c[:, owner == j], table).argmin(1))
     return torch.stack(out, 1)
 
+def _fit_member(net: nn.Module, xt: Tensor, yt: Tensor, xv: Tensor, yv: Tensor, g: torch.Generator, epochs: int, patience: int,
+                lr: float, desc: str, progress: bool) -> int:
+    "Fit one network of a readout by least squares (Adam, batches of 200 drawn with `g`), keeping its best held-out state; the epochs it ran."
+    for m in net:
+        if isinstance(m, nn.Linear): m.reset_parameters()
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
+    best, best_state, bad = float('inf'), None, 0
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for ep in bar:
+        net.train()
+        for b in torch.randperm(len(xt), generator=g).split(200):
+            loss = (net(xt[b]) - yt[b]).pow(2).mean()
+            opt.zero_grad(); loss.backward(); opt.step()
+        net.eval()
+        with torch.no_grad(): v = float((net(xv) - yv).pow(2).mean())
+        bar.set_postfix(val=f'{v:.4f}')
+        if v < best - 1e-5: best, best_state, bad = v, {k: t.clone() for k, t in net.state_dict().items()}, 0
+        else:
+            bad += 1
+            if bad >= patience: break
+    net.load_state_dict(best_state)
+    return ep + 1
+
 def readout_split(source, n: int = 20_000, n_val: int = 6_000, seed: int = 0) -> tuple[Tensor, Tensor]:
     "(factor classes [M, K], held-out mask [M]) of the pictures `fit_readout` draws: held out are whole grid rows, about `n_val` pictures."
     from hephaestus.pretrained import sample_classes
@@ -156,27 +179,8 @@ def fit_readout(model, source, n: int = 20_000, n_val: int = 6_000, seed: int = 
     r = FactorReadout(torch.nonzero(active).flatten(), std, owner, names, kinds, sizes, hidden, members)
     x = (mu / std)[:, r.dims]
     xt, yt, xv, yv = x[:n], y[:n], x[n:], y[n:]
-    torch.manual_seed(seed)
-    ran = []
-    for i, net in enumerate(r.nets):            # each member: its own start and batch order, its own early stop
-        for m in net:
-            if isinstance(m, nn.Linear): m.reset_parameters()
-        opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
-        best, best_state, bad = float('inf'), None, 0
-        bar = tqdm(range(epochs), desc=f'readout {i + 1}/{members}', disable=not progress, leave=False)
-        for ep in bar:
-            net.train()
-            for b in torch.randperm(n, generator=g).split(200):
-                loss = (net(xt[b]) - yt[b]).pow(2).mean()
-                opt.zero_grad(); loss.backward(); opt.step()
-            net.eval()
-            with torch.no_grad(): v = float((net(xv) - yv).pow(2).mean())
-            bar.set_postfix(val=f'{v:.4f}')
-            if v < best - 1e-5: best, best_state, bad = v, {k: t.clone() for k, t in net.state_dict().items()}, 0
-            else:
-                bad += 1
-                if bad >= patience: break
-        net.load_state_dict(best_state); ran.append(ep + 1)
+    torch.manual_seed(seed)                     # each member: its own start and batch order, its own early stop
+    ran = [_fit_member(net, xt, yt, xv, yv, g, epochs, patience, lr, f'readout {i + 1}/{members}', progress) for i, net in enumerate(r.nets)]
     r.eval()
     with torch.no_grad(): pv = r.coords(mu[n:])
     r.sigma.copy_((pv - yv).std(0).clamp(min=1e-3))
