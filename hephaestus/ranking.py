@@ -127,10 +127,7 @@ def latent_deviations(mu: Tensor, logvar: Tensor | None = None, std: Tensor | No
 def outlier_scores(model, images: Tensor, method: str = 'robust', floor: float = FLOOR) -> Tensor:
     "Differentiable outlier score [N] of each picture of a group [N,C,H,W] (higher: less like the others)."
     mu, logvar = model.encode(images)
-    if method == 'readout':
-        from hephaestus.readout import readout_deviations
-        ro = readout_of(model)
-        return readout_deviations(ro.units(mu), ro.membership()).sum(-1)
+    if method == 'readout': return readout_of(model).deviations(mu).sum(-1)
     std, active = latent_scale(model, mu.shape[-1])
     return latent_deviations(mu, logvar, std, active, method, floor).pow(2).sum(-1)
 
@@ -253,25 +250,23 @@ def rank_group(model, images, method: str = 'robust', floor: float = FLOOR, cont
     x = load_group(images, *model_geometry(model))
     with torch.no_grad():
         mu, logvar = model.encode(x)
-        if method == 'readout':
+        if method == 'readout':                               # the 'dimensions' are the factors themselves
             from hephaestus.readout import readout_deviations, shared_by_readout
             ro = readout_of(model)
-            c, M = ro.units(mu), ro.membership()
+            c, M = ro.units(mu), ro.membership()              # once: for the scores and for the context
             z2 = readout_deviations(c, M); z = z2.sqrt()
+            names = fnames = list(ro.factor_names)
+            active, shares = torch.ones(len(names), dtype=torch.bool), torch.eye(len(names))
         else:
             std, active = latent_scale(model, mu.shape[-1])
             z = latent_deviations(mu, logvar, std, active, method, floor); z2 = z.pow(2)
+            names = dim_names(model, mu.shape[-1])
+            fnames, shares = factor_map(model, mu.shape[-1], active)
     scores = z2.sum(-1)
     contrib = z2 / scores[:, None].clamp(min=1e-12)
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
-    if method == 'readout':                                   # the 'dimensions' are the factors themselves
-        names = list(ro.factor_names); active = torch.ones(len(names), dtype=torch.bool)
-        ctx = shared_by_readout(c, o, M, names)
-        fnames, shares = names, torch.eye(len(names))
-    else:
-        names = dim_names(model, mu.shape[-1])
-        ctx = shared_factors(mu / std, o, names, active, context_tol)
-        fnames, shares = factor_map(model, mu.shape[-1], active)
+    if method == 'readout': ctx = shared_by_readout(c, o, M, names)
+    else: ctx = shared_factors(mu / std, o, names, active, context_tol)
     return Ranking(scores, contrib, z, mu, names, active, ctx, method, x, list(labels) if labels is not None else None, fnames, shares)
 
 # %% ../nbs/05_ranking.ipynb #8bbe27db

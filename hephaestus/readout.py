@@ -75,6 +75,9 @@ class FactorReadout(nn.Module):
         x = (mu / self.latent_std)[..., self.dims]
         return sum(net(x) for net in self.nets) / len(self.nets)      # the members' mean
     def units(self, mu: Tensor) -> Tensor: return self.coords(mu) / self.sigma
+    def deviations(self, mu: Tensor, **kw) -> Tensor:
+        "z_f^2 [..., N, F] of the latent means [..., N, D] of a group (`readout_deviations`; `kw`: its spread and floor)."
+        return readout_deviations(self.units(mu), self.membership(), **kw)
     def membership(self) -> Tensor:
         "[C, F] one-hot: which factor owns each coordinate."
         return nn.functional.one_hot(self.owner, len(self.factor_names)).float()
@@ -162,12 +165,10 @@ def fit_readout(model, source, n: int = 20_000, n_val: int = 6_000, seed: int = 
                 hidden: int = READOUT_HIDDEN, members: int = READOUT_MEMBERS, epochs: int = 200, patience: int = 10, lr: float = 1e-3,
                 progress: bool = False) -> FactorReadout:
     "Fit a `FactorReadout` on `n` labelled pictures of a factor `source` (about `n_val` more held out: pictures of grid rows the fit never sees) encoded by `model`."
-    from hephaestus.pretrained import encode_classes, sample_classes
+    from hephaestus.pretrained import encode_classes
     from hephaestus.ranking import latent_scale
     names, sizes = list(source.factor_names), [int(s) for s in source.factor_sizes]
     kinds = tuple(tuple(k) for k in (kinds or factor_kinds(names, sizes)))
-    D = model.latent_dim if hasattr(model, 'latent_dim') else model.encode(source.images(sample_classes(source, 1, seed)))[0].shape[-1]
-    std, active = latent_scale(model, D)
     classes, is_val = readout_split(source, n, n_val, seed)                                 # held out: pictures the fit never sees
     g = torch.Generator().manual_seed(seed)
     classes, n, n_val = torch.cat([classes[~is_val], classes[is_val]]), int((~is_val).sum()), int(is_val.sum())
@@ -175,6 +176,7 @@ def fit_readout(model, source, n: int = 20_000, n_val: int = 6_000, seed: int = 
         raise ValueError(f"a readout needs at least 100 pictures for the fit and 50 held out, got {n} and {n_val} "
                          "(ask for more, unless the source's grid is too small to hold pictures out)")
     with torch.no_grad(): mu = encode_classes(model, source, classes, progress=progress)[0]
+    std, active = latent_scale(model, mu.shape[-1])
     y, owner = factor_coords(classes, sizes, kinds)
     r = FactorReadout(torch.nonzero(active).flatten(), std, owner, names, kinds, sizes, hidden, members)
     x = (mu / std)[:, r.dims]
