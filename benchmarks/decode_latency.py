@@ -27,12 +27,12 @@ if __name__ == '__main__':
     torch.set_num_threads(a.threads)
     from hephaestus.data import Shapes3D, render_shapes3d
     from hephaestus.groups import sample_groups
-    from hephaestus.pretrained import available_pretrained, load_pretrained
+    from hephaestus.model import available_pretrained, load_pretrained
     from hephaestus.generate import edit, generate_like, similarity_path
     if 'shapes3d' not in available_pretrained():
         print('no shipped shapes3d model: nothing to measure'); sys.exit(0)
     model = load_pretrained('shapes3d')
-    z = model.latent_mean[None].clone()
+    z = model.summary.mean[None].clone()
     x = render_shapes3d(torch.tensor([[2, 5, 8, 6, 1, 3]]))
     group = sample_groups(Shapes3D(), 1, n=6, style='seed', seed=0).images[0]
     print(f"model {model.name}, {a.threads} thread(s)")

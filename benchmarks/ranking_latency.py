@@ -30,14 +30,14 @@ if __name__ == '__main__':
     torch.set_num_threads(a.threads)
     from hephaestus.data import Shapes3D
     from hephaestus.groups import sample_groups
-    from hephaestus.pretrained import available_pretrained, load_pretrained
+    from hephaestus.model import available_pretrained, load_pretrained
     from hephaestus.ranking import rank_group
     if 'shapes3d' not in available_pretrained():
         print('no shipped shapes3d model: nothing to measure'); sys.exit(0)
     model = load_pretrained('shapes3d')
     gs = sample_groups(Shapes3D(), a.groups, n=6, style='seed', seed=0)
     print(f"{a.groups} groups of 6, {a.repeats} repeats each, {a.threads} thread(s), model {model.name}")
-    for method in ('robust', 'plain', 'readout'):
+    for method in ('readout', 'robust', 'plain'):    # readout: the default
         show(f'rank + explain ({method})', timings(lambda x: rank_group(model, x, method=method).explain(), gs.images, a.repeats))
     from PIL import Image
     with tempfile.TemporaryDirectory() as d:
@@ -47,5 +47,5 @@ if __name__ == '__main__':
             for i, x in enumerate(gs.images[g]):
                 f = Path(d) / f'{g}_{i}.png'; Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype('uint8')).save(f); fs.append(f)
             files.append(fs)
-        show('6 PNG files -> explain', timings(lambda fs: rank_group(model, fs).explain(), files, a.repeats))
+        show('6 PNG files -> explain (default)', timings(lambda fs: rank_group(model, fs).explain(), files, a.repeats))
     print('reproduce: .venv/bin/python benchmarks/ranking_latency.py --groups %d --repeats %d --threads %d' % (a.groups, a.repeats, a.threads))

@@ -21,14 +21,15 @@ if __name__ == '__main__':
     p.add_argument('--threads', type=int, default=1); p.add_argument('--batch', type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    from hephaestus.diffusion import Refiner, WEIGHTS_DIR, load_refiner, refine
-    from hephaestus.pretrained import available_pretrained, load_pretrained
+    from hephaestus.diffusion import Refiner, refine
+    from hephaestus.model import available_pretrained, load_pretrained
     from hephaestus.vae import VAE
-    shipped = WEIGHTS_DIR/'shapes3d-refiner.pt'
-    r = load_refiner(shipped) if shipped.exists() else Refiner().eval()
-    vae = load_pretrained('shapes3d') if 'shapes3d' in available_pretrained() else VAE().eval()
+    model = load_pretrained('shapes3d') if 'shapes3d' in available_pretrained() else None
+    shipped = model is not None and model.has_refiner
+    r = model.refiner if shipped else Refiner().eval()
+    vae = model.vae if model is not None else VAE().eval()
     n = sum(q.numel() for q in r.parameters())
-    print(f"refiner {'shipped' if shipped.exists() else 'random weights'}: {r.config}, {n/1e6:.2f} M parameters; "
+    print(f"refiner {'shipped' if shipped else 'random weights'}: {r.config}, {n/1e6:.2f} M parameters; "
           f"batch {a.batch}, {a.threads} thread(s), median of {a.repeats}")
     z = torch.randn(a.batch, vae.latent_dim)
     with torch.no_grad():

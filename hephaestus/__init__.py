@@ -1,5 +1,5 @@
 __version__ = "0.1.0"
 
-from .pretrained import load_pretrained, available_pretrained
-from .ranking import rank_group
-from .generate import generate_like, edit, similarity_path
+from .model import Model, available_pretrained, load_pretrained
+from .ranking import Ranking, rank_group
+from .generate import edit, generate_like, similarity_path

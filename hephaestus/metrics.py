@@ -7,7 +7,7 @@ __all__ = ['SHAPES3D_SIZES', 'SHAPES3D_FACTORS', 'TOY_KINDS', 'DCI_MODELS', 'sam
            'factor_entropies', 'mutual_info_matrix', 'mig', 'dci_from_importance', 'dci', 'factor_vae_score',
            'active_dims', 'name_latents', 'evaluate_all']
 
-# %% ../nbs/04_metrics.ipynb #c0717b03
+# %% ../nbs/04_metrics.ipynb #a3e255f9
 from functools import lru_cache
 from typing import Callable, Sequence
 
@@ -20,7 +20,7 @@ from sklearn.metrics import mutual_info_score
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-# %% ../nbs/04_metrics.ipynb #1ff7bc20
+# %% ../nbs/04_metrics.ipynb #752766c4
 def _as_codes(x, name: str = 'codes') -> np.ndarray:
     "`x` as a finite float64 array [N, D] with N >= 2, or one clear ValueError."
     x = np.asarray(x)
@@ -28,7 +28,8 @@ def _as_codes(x, name: str = 'codes') -> np.ndarray:
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f'{name} must be numeric, got dtype {x.dtype}')
     x = x.astype(np.float64)
-    if x.shape[0] < 2 or x.shape[1] < 1: raise ValueError(f'{name} needs at least 2 points and 1 dimension, got shape {x.shape}')
+    if x.shape[0] < 2 or x.shape[1] < 1:
+        raise ValueError(f'{name} needs at least 2 points and 1 dimension, got shape {x.shape}')
     if not np.isfinite(x).all(): raise ValueError(f'{name} contains NaN or inf ({(~np.isfinite(x)).sum()} values)')
     return x
 
@@ -45,10 +46,9 @@ def _as_factors(y, name: str = 'factors', n: int | None = None) -> np.ndarray:
         raise ValueError(f'{name} has {y.shape[0]} rows but the codes have {n}: one factor row per code row')
     return y.astype(np.int64)
 
-# %% ../nbs/04_metrics.ipynb #d691731a
+# %% ../nbs/04_metrics.ipynb #d8703f7a
 SHAPES3D_SIZES = (10, 10, 10, 8, 4, 15)
 SHAPES3D_FACTORS = ('floor_hue', 'wall_hue', 'object_hue', 'scale', 'shape', 'orientation')
-TOY_KINDS = ('copy', 'rotated', 'pairs', 'random')
 
 def _check_sizes(factor_sizes) -> np.ndarray:
     "`factor_sizes` as int64 [K] with every factor having >= 2 classes, or one clear ValueError."
@@ -58,14 +58,21 @@ def _check_sizes(factor_sizes) -> np.ndarray:
     if (s < 2).any(): raise ValueError(f'every factor needs >= 2 classes, got factor_sizes {s.tolist()}')
     return s.astype(np.int64)
 
-def sample_factors(factor_sizes: Sequence[int], n: int, seed=0) -> np.ndarray:
-    "`n` factor-class rows [n, K] drawn uniformly and independently per factor (disentanglement_lib's `sample_factors`)."
+def sample_factors(
+    factor_sizes: Sequence[int],  # classes per factor [K], each >= 2
+    n: int,                       # rows to draw
+    seed=0,                       # seed (or Generator) for numpy's `default_rng`
+) -> np.ndarray:                  # int [n, K] factor classes
+    "Factor classes drawn uniformly and independently per factor (disentanglement_lib's `sample_factors`)."
     sizes = _check_sizes(factor_sizes)
     return np.random.default_rng(seed).integers(0, sizes, size=(int(n), sizes.size))
 
+# %% ../nbs/04_metrics.ipynb #967e72c6
+TOY_KINDS = ('copy', 'rotated', 'pairs', 'random')
+
 @lru_cache(maxsize=None)
 def _rotation(k: int, seed: int = 0, tries: int = 64) -> np.ndarray:
-    "A fixed, well-mixing orthogonal [k, k] matrix: of `tries` seeded random rotations, the one with the smallest largest |entry|."
+    "A fixed, well-mixing orthogonal [k, k] matrix: of `tries` seeded rotations, the one with the smallest max |entry|."
     best = None                                   # (a random rotation of few axes is often close to a permutation)
     for t in range(tries):
         q, r = np.linalg.qr(np.random.default_rng([seed, t]).normal(size=(k, k)))
@@ -73,12 +80,20 @@ def _rotation(k: int, seed: int = 0, tries: int = 64) -> np.ndarray:
         if best is None or np.abs(q).max() < np.abs(best).max(): best = q
     return best
 
-def toy_codes(kind: str, factors, factor_sizes: Sequence[int], noise: float = 0.01, n_extra: int = 4,
-              rng=None) -> np.ndarray:
-    "Synthetic mean codes [N, K + n_extra] for sanity checks: 'copy', 'rotated', 'pairs' (45° per factor pair) or 'random'."
+def toy_codes(
+    kind: str,                    # 'copy', 'rotated', 'pairs' (45° per factor pair) or 'random'
+    factors,                      # int [N, K] factor classes
+    factor_sizes: Sequence[int],  # classes per factor [K]
+    noise: float = 0.01,          # std of the Gaussian noise added to the factor dimensions
+    n_extra: int = 4,             # N(0, 1) dimensions appended, like unused latents
+    rng=None,                     # seed or Generator for the noise
+) -> np.ndarray:                  # mean codes [N, K + n_extra]
+    "Synthetic mean codes for sanity checks, made from unit-variance factor axes as `kind` says."
     if kind not in TOY_KINDS: raise ValueError(f'unknown toy code kind {kind!r}; choose one of {TOY_KINDS}')
-    sizes = _check_sizes(factor_sizes); f = _as_factors(factors)
-    if f.shape[1] != sizes.size: raise ValueError(f'factors have {f.shape[1]} columns but factor_sizes lists {sizes.size}')
+    sizes = _check_sizes(factor_sizes)
+    f = _as_factors(factors)
+    if f.shape[1] != sizes.size:
+        raise ValueError(f'factors have {f.shape[1]} columns but factor_sizes lists {sizes.size}')
     if (f >= sizes).any(): raise ValueError(f'factor classes must be < factor_sizes {sizes.tolist()}')
     rng, K = np.random.default_rng(rng), sizes.size
     s = (f - (sizes - 1) / 2) / np.sqrt((sizes ** 2 - 1) / 12)        # unit-variance factor axes
@@ -91,57 +106,81 @@ def toy_codes(kind: str, factors, factor_sizes: Sequence[int], noise: float = 0.
     else: z = rng.normal(size=s.shape)
     return np.c_[z + noise * rng.normal(size=z.shape), rng.normal(size=(len(f), n_extra))]
 
-# %% ../nbs/04_metrics.ipynb #d73ca234
-def histogram_discretize(codes, n_bins: int = 20) -> np.ndarray:
-    "Each code dimension cut into `n_bins` equal-width bins over its own range (disentanglement_lib's `_histogram_discretize`): int [N, D] in 1..n_bins."
+# %% ../nbs/04_metrics.ipynb #980e7c6f
+def histogram_discretize(
+    codes,             # float [N, D]
+    n_bins: int = 20,  # equal-width bins per dimension, over the dimension's own range
+) -> np.ndarray:       # int [N, D], bin numbers 1..n_bins
+    "Each code dimension cut into equal-width bins, as disentanglement_lib's `_histogram_discretize` does."
     codes = _as_codes(codes)
     if int(n_bins) < 2: raise ValueError(f'n_bins must be >= 2, got {n_bins}')
     return np.stack([np.digitize(c, np.histogram_bin_edges(c, int(n_bins))[:-1]) for c in codes.T], 1)
 
-def factor_entropies(factors) -> np.ndarray:
-    "Empirical entropy (nats) of each factor column of int [N, K]: [K]."
+# %% ../nbs/04_metrics.ipynb #4683e427
+def factor_entropies(
+    factors,       # int [N, K] factor classes
+) -> np.ndarray:   # [K] nats
+    "Empirical entropy of each factor column."
     factors = _as_factors(factors)
     return np.array([mutual_info_score(f, f) for f in factors.T])
 
-def mutual_info_matrix(codes, factors, n_bins: int = 20, normalize: bool = False) -> np.ndarray:
-    "Discrete MI (nats) between each histogram-discretised code dim and each factor: [D, K]; `normalize` divides by H(factor)."
-    codes = _as_codes(codes); factors = _as_factors(factors, n=codes.shape[0])
+# %% ../nbs/04_metrics.ipynb #c183fbde
+def mutual_info_matrix(
+    codes,                    # float [N, D] mean codes
+    factors,                  # int [N, K] factor classes
+    n_bins: int = 20,         # histogram bins per code dimension
+    normalize: bool = False,  # divide each column by H(factor), so that entries lie in [0, 1]
+) -> np.ndarray:              # [D, K] nats, or fractions of H(factor) with `normalize`
+    "Discrete MI between each histogram-discretised code dimension and each factor."
+    codes = _as_codes(codes)
+    factors = _as_factors(factors, n=codes.shape[0])
     disc = histogram_discretize(codes, n_bins)
     m = np.array([[mutual_info_score(f, c) for f in factors.T] for c in disc.T])
     if normalize:
         h = factor_entropies(factors)
-        if (h <= 0).any(): raise ValueError(f'factor(s) {np.flatnonzero(h <= 0).tolist()} are constant in this sample: normalised MI is undefined')
+        if (h <= 0).any():
+            raise ValueError(f'factor(s) {np.flatnonzero(h <= 0).tolist()} are constant in this sample: '
+                             'normalised MI is undefined')
         m = m / h
     return m
 
-# %% ../nbs/04_metrics.ipynb #7561a9a5
-def mig(codes, factors, n_bins: int = 20) -> dict:
-    "Mutual Information Gap (Chen et al. 2018) as in disentanglement_lib: mean over factors of (top-1 - top-2 MI) / H(factor)."
-    codes = _as_codes(codes); factors = _as_factors(factors, n=codes.shape[0])
-    if codes.shape[1] < 2: raise ValueError(f'MIG needs at least 2 code dimensions (it compares the top two), got {codes.shape[1]}')
+# %% ../nbs/04_metrics.ipynb #bc95a837
+def mig(
+    codes,             # float [N, D] mean codes, D >= 2
+    factors,           # int [N, K] factor classes
+    n_bins: int = 20,  # histogram bins per code dimension
+) -> dict:             # score, per_factor [K], mi [D, K] (nats), entropy [K]
+    "Mutual Information Gap (Chen et al. 2018) as in disentanglement_lib: mean over factors of (top-1 - top-2 MI) / H."
+    codes = _as_codes(codes)
+    factors = _as_factors(factors, n=codes.shape[0])
+    if codes.shape[1] < 2:
+        raise ValueError(f'MIG needs at least 2 code dimensions (it compares the top two), got {codes.shape[1]}')
     h = factor_entropies(factors)
-    if (h <= 0).any(): raise ValueError(f'factor(s) {np.flatnonzero(h <= 0).tolist()} are constant in this sample: MIG divides by H(factor)')
+    if (h <= 0).any():
+        raise ValueError(f'factor(s) {np.flatnonzero(h <= 0).tolist()} are constant in this sample: '
+                         'MIG divides by H(factor)')
     m = mutual_info_matrix(codes, factors, n_bins)
     top = np.sort(m, axis=0)[::-1]
     per_factor = (top[0] - top[1]) / h
     return dict(score=float(per_factor.mean()), per_factor=per_factor, mi=m, entropy=h)
 
-# %% ../nbs/04_metrics.ipynb #3a68aeb5
+# %% ../nbs/04_metrics.ipynb #0b25838e
 def _fit_gbt(x, y, xt, yt, seed):
     "disentanglement_lib's exact model: sklearn's default GradientBoostingClassifier; impurity importance."
     m = GradientBoostingClassifier(random_state=seed).fit(x, y)
     return np.abs(m.feature_importances_), m.score(x, y), m.score(xt, yt)
 
 def _hgb(x, y, seed):
-    "HistGradientBoostingClassifier shaped like sklearn's default GradientBoostingClassifier (100 rounds, depth 3, lr 0.1)."
+    "HistGradientBoostingClassifier shaped like the default GradientBoostingClassifier (100 rounds, depth 3, lr 0.1)."
     return HistGradientBoostingClassifier(max_iter=100, max_depth=3, learning_rate=0.1, early_stopping=False,
                                           random_state=seed).fit(x, y)
 
 def _split_gains(m, n_features: int) -> np.ndarray:
-    "Total split gain per feature over all trees of a fitted HistGradientBoosting model (its analogue of impurity importance)."
+    "Total split gain per feature over all trees of a fitted HistGradientBoosting model (cf. impurity importance)."
     preds = getattr(m, '_predictors', None)
     if preds is None or 'gain' not in preds[0][0].nodes.dtype.names:
-        raise RuntimeError("this scikit-learn's HistGradientBoosting does not expose split gains; use model='hgb_perm' or 'gbt'")
+        raise RuntimeError("this scikit-learn's HistGradientBoosting does not expose split gains; "
+                           "use model='hgb_perm' or 'gbt'")
     imp = np.zeros(n_features)
     for tree in (t for stage in preds for t in stage):
         nodes = tree.nodes[~tree.nodes['is_leaf'].astype(bool)]
@@ -149,7 +188,7 @@ def _split_gains(m, n_features: int) -> np.ndarray:
     return imp
 
 def _fit_hgb(x, y, xt, yt, seed):
-    "Fast variant: histogram GBT, importance = each feature's total split gain (the same quantity GBT's impurity importance sums)."
+    "Fast variant: histogram GBT; importance = each feature's total split gain (what GBT's impurity importance sums)."
     m = _hgb(x, y, seed)
     imp = _split_gains(m, x.shape[1])
     return (imp / imp.sum() if imp.sum() > 0 else imp), m.score(x, y), m.score(xt, yt)
@@ -163,7 +202,7 @@ def _fit_hgb_perm(x, y, xt, yt, seed, n_repeats: int = 3, max_samples: int = 500
     return (imp / imp.sum() if imp.sum() > 0 else imp), m.score(x, y), m.score(xt, yt)
 
 def _fit_lasso(x, y, xt, yt, seed, alpha: float = 0.02):
-    "Eastwood & Williams' linear variant: Lasso on standardised codes -> standardised class; accuracy of the rounded prediction."
+    "Eastwood & Williams' linear variant: Lasso, standardised codes -> standardised class; accuracy when rounded."
     mu, sd = x.mean(0), x.std(0) + 1e-12
     ym, ys = y.mean(), y.std() + 1e-12
     m = Lasso(alpha=alpha, random_state=seed).fit((x - mu) / sd, (y - ym) / ys)
@@ -175,9 +214,11 @@ def _fit_lasso(x, y, xt, yt, seed, alpha: float = 0.02):
 
 DCI_MODELS = dict(gbt=_fit_gbt, hgb=_fit_hgb, hgb_perm=_fit_hgb_perm, lasso=_fit_lasso)
 
-# %% ../nbs/04_metrics.ipynb #7a484600
-def dci_from_importance(importance) -> dict:
-    "Disentanglement and completeness (Eastwood & Williams 2018) of an importance matrix [D, K], weighted as in disentanglement_lib."
+# %% ../nbs/04_metrics.ipynb #2c13e0a8
+def dci_from_importance(
+    importance,  # [D, K] non-negative: how much code dimension j matters for factor k
+) -> dict:       # disentanglement, completeness, disentanglement_per_code [D], completeness_per_factor [K]
+    "Disentanglement and completeness (Eastwood & Williams 2018) of `importance`, weighted as in disentanglement_lib."
     r = np.asarray(importance, dtype=np.float64)
     if r.ndim != 2 or (r < 0).any() or not np.isfinite(r).all():
         raise ValueError(f'importance must be a finite non-negative [D, K] matrix, got shape {r.shape}')
@@ -189,14 +230,28 @@ def dci_from_importance(importance) -> dict:
                 completeness=float(np.sum(per_factor * w.sum(0) / w.sum())),
                 disentanglement_per_code=per_code, completeness_per_factor=per_factor)
 
-def dci(codes_train, factors_train, codes_test, factors_test, model: str = 'hgb', seed: int = 0,
-        n_threads: int | None = 1, progress: bool = True, **model_kw) -> dict:
-    "DCI (Eastwood & Williams 2018): one classifier per factor -> importance [D, K]; `model='gbt'` is disentanglement_lib's exact protocol, 'hgb' its fast equivalent."
+# %% ../nbs/04_metrics.ipynb #3d385ae4
+def dci(
+    codes_train,                # float [N, D] mean codes to fit the classifiers on
+    factors_train,              # int [N, K] their factor classes
+    codes_test,                 # float [M, D] held-out mean codes, for the test informativeness
+    factors_test,               # int [M, K] their factor classes
+    model: str = 'hgb',         # a key of DCI_MODELS ('gbt': disentanglement_lib's exact protocol, 'hgb': fast)
+    seed: int = 0,              # random state of the classifiers
+    n_threads: int | None = 1,  # threads the classifiers may use (None: no limit)
+    progress: bool = True,      # show a progress bar over the factors
+    **model_kw,                 # passed on to the fit (e.g. alpha= for 'lasso')
+) -> dict:                      # D, C, informativeness (train, test), importance [D, K], per-code/factor details
+    "DCI (Eastwood & Williams 2018): one classifier per factor, its importances -> disentanglement and completeness."
     if model not in DCI_MODELS: raise ValueError(f'unknown DCI model {model!r}; choose one of {sorted(DCI_MODELS)}')
-    x = _as_codes(codes_train, 'codes_train'); y = _as_factors(factors_train, 'factors_train', n=x.shape[0])
-    xt = _as_codes(codes_test, 'codes_test'); yt = _as_factors(factors_test, 'factors_test', n=xt.shape[0])
-    if xt.shape[1] != x.shape[1]: raise ValueError(f'codes_test has {xt.shape[1]} dims but codes_train has {x.shape[1]}')
-    if yt.shape[1] != y.shape[1]: raise ValueError(f'factors_test has {yt.shape[1]} factors but factors_train has {y.shape[1]}')
+    x = _as_codes(codes_train, 'codes_train')
+    y = _as_factors(factors_train, 'factors_train', n=x.shape[0])
+    xt = _as_codes(codes_test, 'codes_test')
+    yt = _as_factors(factors_test, 'factors_test', n=xt.shape[0])
+    if xt.shape[1] != x.shape[1]:
+        raise ValueError(f'codes_test has {xt.shape[1]} dims but codes_train has {x.shape[1]}')
+    if yt.shape[1] != y.shape[1]:
+        raise ValueError(f'factors_test has {yt.shape[1]} factors but factors_train has {y.shape[1]}')
     const = [k for k in range(y.shape[1]) if np.unique(y[:, k]).size < 2]
     if const: raise ValueError(f'factor(s) {const} take a single class in factors_train: nothing to predict')
     fit = DCI_MODELS[model]
@@ -204,7 +259,8 @@ def dci(codes_train, factors_train, codes_test, factors_test, model: str = 'hgb'
     with threadpool_limits(limits=n_threads):
         for k in tqdm(range(y.shape[1]), desc=f'DCI ({model})', disable=not progress):
             imp[:, k], a, b = fit(x, y[:, k], xt, yt[:, k], seed, **model_kw)
-            acc_tr.append(a); acc_te.append(b)
+            acc_tr.append(a)
+            acc_te.append(b)
     out = dci_from_importance(imp)
     return dict(disentanglement=out['disentanglement'], completeness=out['completeness'],
                 informativeness_train=float(np.mean(acc_tr)), informativeness_test=float(np.mean(acc_te)),
@@ -212,12 +268,13 @@ def dci(codes_train, factors_train, codes_test, factors_test, model: str = 'hgb'
                 completeness_per_factor=out['completeness_per_factor'],
                 accuracy_train=np.array(acc_tr), accuracy_test=np.array(acc_te))
 
-# %% ../nbs/04_metrics.ipynb #744779af
+# %% ../nbs/04_metrics.ipynb #0ff5cba5
 def _call_sample_fn(sample_fn: Callable, factors: np.ndarray, n_dims: int | None = None) -> np.ndarray:
     "Call `sample_fn` on int factors [M, K] and check it returns finite codes [M, D]."
     z = np.asarray(sample_fn(factors))
     if z.ndim != 2 or z.shape[0] != factors.shape[0]:
-        raise ValueError(f'sample_fn must return codes [M, D] for M={factors.shape[0]} factor rows, got shape {z.shape}')
+        raise ValueError(f'sample_fn must return codes [M, D] for M={factors.shape[0]} factor rows, '
+                         f'got shape {z.shape}')
     if n_dims is not None and z.shape[1] != n_dims:
         raise ValueError(f'sample_fn returned {z.shape[1]} code dims, earlier calls returned {n_dims}')
     if not np.isfinite(z).all(): raise ValueError('sample_fn returned NaN or inf codes')
@@ -238,21 +295,32 @@ def _vote(sample_fn, sizes, n_votes, batch_size, global_var, active, rng, votes_
         np.add.at(votes, (k, ratio.argmin(1)), 1)
     return votes
 
-def factor_vae_score(sample_fn: Callable[[np.ndarray], np.ndarray], factor_sizes: Sequence[int], n_train: int = 10000,
-                     n_eval: int = 5000, batch_size: int = 64, n_variance: int = 10000, prune_threshold: float = 0.05,
-                     votes_per_call: int = 32, seed: int = 0, progress: bool = True) -> dict:
-    "FactorVAE metric (Kim & Mnih 2018), disentanglement_lib protocol; `sample_fn(int factors [M, K]) -> codes [M, D]`."
+def factor_vae_score(
+    sample_fn: Callable[[np.ndarray], np.ndarray],  # int factor classes [M, K] -> mean codes [M, D]
+    factor_sizes: Sequence[int],                    # classes per factor [K]
+    n_train: int = 10000,                           # votes to fit the majority-vote classifier on
+    n_eval: int = 5000,                             # votes to score it on
+    batch_size: int = 64,                           # codes per vote, one factor fixed across them
+    n_variance: int = 10000,                        # codes for each dimension's global variance
+    prune_threshold: float = 0.05,                  # dimensions whose global std is below this are left out
+    votes_per_call: int = 32,                       # votes per call of `sample_fn` (batch_size codes each)
+    seed: int = 0,                                  # seed of the factor draws
+    progress: bool = True,                          # show progress bars
+) -> dict:                                          # score, train/eval accuracy, active dims, votes, classifier
+    "FactorVAE metric (Kim & Mnih 2018) with disentanglement_lib's protocol; `sample_fn` renders and encodes."
     sizes = _check_sizes(factor_sizes)
     for name, v, lo in [('n_train', n_train, 1), ('n_eval', n_eval, 1), ('votes_per_call', votes_per_call, 1),
                         ('n_variance', n_variance, 2), ('batch_size', batch_size, 2)]:
         if int(v) < lo: raise ValueError(f'{name} must be >= {lo}, got {v}')
     if not callable(sample_fn): raise TypeError(f'sample_fn must be callable, got {type(sample_fn).__name__}')
-    n_train, n_eval, n_variance, batch_size, votes_per_call = map(int, (n_train, n_eval, n_variance, batch_size, votes_per_call))
+    n_train, n_eval, n_variance, batch_size, votes_per_call = map(
+        int, (n_train, n_eval, n_variance, batch_size, votes_per_call))
     rng = np.random.default_rng(seed)
     chunk = max(votes_per_call * batch_size, 2)
     f = rng.integers(0, sizes, size=(n_variance, sizes.size))
     zs = []
-    for i in range(0, n_variance, chunk): zs.append(_call_sample_fn(sample_fn, f[i:i + chunk], zs[0].shape[1] if zs else None))
+    for i in range(0, n_variance, chunk):
+        zs.append(_call_sample_fn(sample_fn, f[i:i + chunk], zs[0].shape[1] if zs else None))
     z = np.concatenate(zs)
     global_var = z.var(axis=0, ddof=1)
     active = (np.sqrt(global_var) >= prune_threshold) & (global_var > 0)
@@ -269,28 +337,41 @@ def factor_vae_score(sample_fn: Callable[[np.ndarray], np.ndarray], factor_sizes
     return dict(score=float(ev), train_accuracy=float(tr), eval_accuracy=float(ev),
                 classifier=clf, votes_train=train, votes_eval=evalv, **base)
 
-# %% ../nbs/04_metrics.ipynb #1259fd78
-def active_dims(kl_per_dim=None, codes=None, threshold: float = 0.01, variance=None) -> np.ndarray:
-    """Bool mask [D] of active latent dims: mean KL(q(z_d|x) || p(z_d)) > threshold, and/or (from mean codes [N, D], or
-    their per-dim `variance` [D]) Var_x E[z_d|x] > threshold. Given several, a dimension must pass every one."""
-    if kl_per_dim is None and codes is None and variance is None: raise ValueError('give at least one of kl_per_dim, codes or variance')
+# %% ../nbs/04_metrics.ipynb #c1d418c9
+def active_dims(
+    kl_per_dim=None,          # mean KL(q(z_d|x) || p(z_d)) [D], or per picture [N, D] (averaged)
+    codes=None,               # mean codes [N, D]: the criterion is their variance per dimension
+    threshold: float = 0.01,  # a dimension passes a criterion above this value
+    variance=None,            # the per-dimension variance [D] of the mean codes, instead of `codes`
+) -> np.ndarray:              # bool [D]
+    "Mask of the active latent dimensions: those above `threshold` in every criterion given (KL, code variance)."
+    if kl_per_dim is None and codes is None and variance is None:
+        raise ValueError('give at least one of kl_per_dim, codes or variance')
     masks = []
     if codes is not None: masks.append(_as_codes(codes).var(axis=0) > threshold)
     if variance is not None: masks.append(np.asarray(variance, dtype=np.float64).reshape(-1) > threshold)
     if kl_per_dim is not None:
         kl = np.asarray(kl_per_dim, dtype=np.float64)
         if kl.ndim == 2: kl = kl.mean(0)
-        if kl.ndim != 1 or kl.size < 1: raise ValueError(f'kl_per_dim must be [D] or [N, D], got shape {np.shape(kl_per_dim)}')
+        if kl.ndim != 1 or kl.size < 1:
+            raise ValueError(f'kl_per_dim must be [D] or [N, D], got shape {np.shape(kl_per_dim)}')
         if not np.isfinite(kl).all(): raise ValueError('kl_per_dim contains NaN or inf')
         masks.append(kl > threshold)
     if len({m.shape for m in masks}) > 1: raise ValueError(f'the criteria disagree on D: {[m.shape[0] for m in masks]}')
     return np.logical_and.reduce(masks)
 
-def name_latents(mi_matrix, factor_names: Sequence[str], active_mask=None, min_ratio: float = 2.0,
-                 min_mi: float = 0.05) -> list:
-    "Factor name per latent dim (dominant normalised MI: >= `min_mi` and >= `min_ratio` x the runner-up), None for inactive or unclear dims."
+# %% ../nbs/04_metrics.ipynb #a69ed7f5
+def name_latents(
+    mi_matrix,                    # normalised MI [D, K], as `mutual_info_matrix(..., normalize=True)` gives it
+    factor_names: Sequence[str],  # the K factor names
+    active_mask=None,             # bool [D]: inactive dimensions get None (default: all active)
+    min_ratio: float = 2.0,       # the top MI must be at least this many times the runner-up's
+    min_mi: float = 0.05,         # and at least this much
+) -> list:                        # per latent dimension, a factor name or None
+    "Name each active latent dimension after the factor that clearly dominates its MI; None where none does."
     m = np.asarray(mi_matrix, dtype=np.float64)
-    if m.ndim != 2 or not np.isfinite(m).all(): raise ValueError(f'mi_matrix must be a finite [D, K] matrix, got shape {m.shape}')
+    if m.ndim != 2 or not np.isfinite(m).all():
+        raise ValueError(f'mi_matrix must be a finite [D, K] matrix, got shape {m.shape}')
     D, K = m.shape
     if len(factor_names) != K: raise ValueError(f'{len(factor_names)} factor_names for {K} factors (mi_matrix columns)')
     act = np.ones(D, bool) if active_mask is None else np.asarray(active_mask, bool)
@@ -300,18 +381,34 @@ def name_latents(mi_matrix, factor_names: Sequence[str], active_mask=None, min_r
     ok = act & (top[:, 0] >= min_mi) & (top[:, 0] >= min_ratio * second)
     return [str(factor_names[j]) if o else None for j, o in zip(m.argmax(1), ok)]
 
-# %% ../nbs/04_metrics.ipynb #0f8566ef
-def evaluate_all(codes, factors, codes_test=None, factors_test=None, sample_fn: Callable | None = None,
-                 factor_sizes: Sequence[int] | None = None, n_bins: int = 20, dci_model: str = 'hgb', seed: int = 0,
-                 factorvae_kw: dict | None = None, progress: bool = True) -> dict:
+# %% ../nbs/04_metrics.ipynb #42a0e3c6
+def evaluate_all(
+    codes,                                      # float [N, D] mean codes
+    factors,                                    # int [N, K] their factor classes
+    codes_test=None,                            # held-out codes for DCI (default: a third of `codes`, split off)
+    factors_test=None,                          # their factor classes (give both or neither)
+    sample_fn: Callable | None = None,          # for FactorVAE: int factors [M, K] -> codes [M, D]; None: skip it
+    factor_sizes: Sequence[int] | None = None,  # classes per factor, needed with `sample_fn`
+    n_bins: int = 20,                           # MIG's histogram bins per code dimension
+    dci_model: str = 'hgb',                     # DCI's classifier, a key of DCI_MODELS
+    seed: int = 0,                              # seed of the split, the classifiers and the FactorVAE votes
+    factorvae_kw: dict | None = None,           # more arguments for `factor_vae_score`
+    progress: bool = True,                      # show progress bars
+) -> dict:                                      # mig, dci_d/c/i, dci_i_train, factorvae(_train), n_train, n_test
     "MIG, DCI and (given `sample_fn` and `factor_sizes`) FactorVAE as one flat dict of floats for a report."
-    codes = _as_codes(codes); factors = _as_factors(factors, n=codes.shape[0])
-    if (codes_test is None) != (factors_test is None): raise ValueError('give both codes_test and factors_test, or neither')
-    if sample_fn is not None and factor_sizes is None: raise ValueError('FactorVAE needs factor_sizes along with sample_fn')
-    if dci_model not in DCI_MODELS: raise ValueError(f'unknown DCI model {dci_model!r}; choose one of {sorted(DCI_MODELS)}')
+    codes = _as_codes(codes)
+    factors = _as_factors(factors, n=codes.shape[0])
+    if (codes_test is None) != (factors_test is None):
+        raise ValueError('give both codes_test and factors_test, or neither')
+    if sample_fn is not None and factor_sizes is None:
+        raise ValueError('FactorVAE needs factor_sizes along with sample_fn')
+    if dci_model not in DCI_MODELS:
+        raise ValueError(f'unknown DCI model {dci_model!r}; choose one of {sorted(DCI_MODELS)}')
     if codes_test is None:                       # split 2:1 like the protocol's 10,000 train / 5,000 test
-        perm = np.random.default_rng(seed).permutation(codes.shape[0]); cut = int(round(codes.shape[0] * 2 / 3))
-        codes, factors, codes_test, factors_test = codes[perm[:cut]], factors[perm[:cut]], codes[perm[cut:]], factors[perm[cut:]]
+        perm = np.random.default_rng(seed).permutation(codes.shape[0])
+        cut = int(round(codes.shape[0] * 2 / 3))
+        codes, factors, codes_test, factors_test = (codes[perm[:cut]], factors[perm[:cut]],
+                                                    codes[perm[cut:]], factors[perm[cut:]])
     m = mig(codes, factors, n_bins)
     d = dci(codes, factors, codes_test, factors_test, model=dci_model, seed=seed, progress=progress)
     out = dict(mig=m['score'], dci_d=d['disentanglement'], dci_c=d['completeness'], dci_i=d['informativeness_test'],

@@ -17,7 +17,7 @@ os.environ.setdefault('MPLBACKEND', 'Agg')  # figures in tests never open a wind
 
 def shared_data_dir() -> Path:
     "Where the reference data should be (it may be absent): `hephaestus.data.reference_dir`, the one rule."
-    from hephaestus.data import reference_dir
+    from hephaestus.paths import reference_dir
     return reference_dir(existing=False) or ROOT.parent / 'shared' / 'data'   # the latter only for an installed, non-editable package
 
 

@@ -67,3 +67,24 @@ def test_select_runs_compares_runs_with_a_readout(tmp_path):
         assert {'robust seed 99', 'readout seed 99'} <= set(v) and 0 <= v['readout seed 99']['top1'] <= 1 and v['readout_accuracy']
     md = (tmp_path/'sel.md').read_text()
     assert 'readout seed 99 top-1 / named' in md and md.count('| run') == 3 and 'Produced by `python tools/select_runs.py' in md
+
+
+def test_ship_and_add_readout_tools(tmp_path):
+    "tools/ship.py ships a tiny run through the package (card from its sections); tools/add_readout.py replaces the readout."
+    from hephaestus.model import load_pretrained
+    from hephaestus.train import TrainConfig, train
+    train(TrainConfig(steps=3, batch_size=8, ckpt_every=3, log_every=3, threads=1, out=str(tmp_path / 'run')), progress=False)
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'MPLBACKEND': 'Agg'}
+    w = tmp_path / 'w'
+    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'ship.py'), str(tmp_path / 'run'), 'tiny', '--eval-seeds', '1',
+                        '--fast', '--no-curve', '--weights-dir', str(w), '--report-dir', str(tmp_path / 'r')],
+                       capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    model = load_pretrained('tiny', w)
+    assert model.readout is not None and set(model.calibrators) == {'readout', 'robust', 'plain'}
+    assert 'Produced by `python tools/ship.py' in (w / 'tiny.md').read_text() and (tmp_path / 'r' / 'tiny-metrics.json').exists()
+    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'add_readout.py'), 'tiny', '--n', '600', '--seed', '1',
+                        '--weights-dir', str(w)], capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    again = load_pretrained('tiny', w)
+    assert again.readout.report['seed'] == 1 and again.card.sections['Training'] == model.card.sections['Training']

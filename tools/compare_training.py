@@ -8,7 +8,9 @@ and writes comparison.md, comparison.json and comparison.png next to them.
 """
 import argparse, json, re
 from pathlib import Path
-from hephaestus.data import reports_dir
+from hephaestus.paths import reports_dir
+from hephaestus.ship import metrics_over_seeds, source_for
+from hephaestus.train import TrainConfig, load_checkpoint, model_from_checkpoint
 
 KEYS = (('mig', 'MIG'), ('dci_d', 'DCI-D'), ('dci_c', 'DCI-C'), ('dci_i', 'DCI-I'), ('factorvae', 'FactorVAE'))
 LOSS = {'tcvae': 'β-TCVAE', 'betavae': 'β-VAE', 'vae': 'VAE (β=1)'}
@@ -22,8 +24,7 @@ def batch_of(d: dict) -> str:
     "The batch size of a run, from its training command."
     m = re.search(r'--batch-size (\d+)', d['command'])
     if m: return m.group(1)
-    from hephaestus.train import TrainConfig   # the command leaves out options at their default
-    return str(TrainConfig.batch_size)
+    return str(TrainConfig.batch_size)   # the command leaves out options at their default
 
 def row(label: str, d: dict, steps: int, wall: float) -> str:
     m = d['metrics'] if 'metrics' in d else d
@@ -32,10 +33,6 @@ def row(label: str, d: dict, steps: int, wall: float) -> str:
 
 def evaluate_extra(specs, seeds: int, cache: Path | None = None) -> list[dict]:
     "Held-out metrics of checkpoints given as PATH:LABEL, with tools/ship.py's protocol (reused from `cache` when it has them)."
-    import sys
-    sys.path.insert(0, str(Path(__file__).parent))
-    from ship import metrics_over_seeds, source_for
-    from hephaestus.train import load_checkpoint, model_from_checkpoint
     old = {r['checkpoint']: r for r in json.loads(cache.read_text()).get('extra', [])} if cache and cache.exists() else {}
     rows = []
     for spec in specs:
@@ -44,7 +41,7 @@ def evaluate_extra(specs, seeds: int, cache: Path | None = None) -> list[dict]:
         if hit and len(hit['metrics']['mig']['values']) == seeds:
             rows.append(hit | dict(label=label)); continue
         ck = load_checkpoint(path)
-        stats, _ = metrics_over_seeds(model_from_checkpoint(ck), source_for('shapes3d', None), list(range(1, seeds + 1)), False)
+        stats = metrics_over_seeds(model_from_checkpoint(ck), source_for('shapes3d', None), list(range(1, seeds + 1)), False)
         rows.append(dict(label=label, checkpoint=path, step=ck['step'], wall=ck['wall_time'], metrics=stats))
     return rows
 

@@ -4,32 +4,14 @@ a factor readout fitted for it.
 Usage: python tools/select_runs.py RUN_DIR [RUN_DIR ...] [--dataset shapes3d|dsprites] [--data-dir D]
        [--groups 2000] [--seeds 99 98] [--readout-n 20000] --out reports/training/NAME-selection
 Validation groups are single-factor groups of 6 drawn with seeds that no report uses (99 and 98). Each run gets
-the same readout recipe as a shipped model (hephaestus.readout.fit_readout). Writes OUT.md (a table, best first)
+the same readout recipe as a shipped model (`hephaestus.ship.validate_run`). Writes OUT.md (a table, best first)
 and OUT.json.
 """
-import argparse, json, sys, tempfile
+import argparse, json, sys
 from pathlib import Path
 import torch
-sys.path.insert(0, str(Path(__file__).parent))
-from ship import source_for
-from hephaestus.groups import sample_groups
-from hephaestus.pretrained import export_pretrained, load_pretrained
-from hephaestus.ranking import evaluate_ranking, model_ranker
-from hephaestus.readout import attach_readout, fit_readout
+from hephaestus.ship import source_for, validate_run
 
-def validate_run(ckpt, src, tmp, groups: int = 300, seeds=(99,), readout: bool = True, readout_n: int = 20_000) -> dict:
-    "Top-1 and factor-named accuracy of the run at `ckpt` on single-factor validation groups, per ranking method and seed."
-    export_pretrained(ckpt, 'candidate', src, {}, '', out_dir=tmp)
-    m = load_pretrained('candidate', weights_dir=tmp)
-    rankers = {'robust': model_ranker(m, 'robust')}
-    if readout:
-        attach_readout(m, fit_readout(m, src, n=readout_n, n_val=max(50, readout_n * 3 // 10), progress=True))
-        rankers['readout'] = model_ranker(m, 'readout')
-    res = dict(factor_of_dim=m.factor_of_dim, readout_accuracy=m.readout.report['val_accuracy'] if readout else None)
-    for s in seeds:
-        for r in evaluate_ranking(rankers, sample_groups(src, groups, style='single', seed=s), seed=s):
-            res[f"{r['ranker']} seed {s}"] = dict(top1=r['top1'], named=r['factor_acc'])
-    return res
 
 def table(results: dict, seeds) -> str:
     "Markdown table of `results` {run: validate_run(...)}, best mean readout (else robust) top-1 first."
@@ -41,24 +23,28 @@ def table(results: dict, seeds) -> str:
         lines.append(f'| {run} | ' + ' | '.join(f"{r[c]['top1']:.3f} / {r[c]['named']:.3f}" for c in cols) + ' |')
     return '\n'.join(lines) + '\n'
 
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('runs', nargs='+'); ap.add_argument('--dataset', default='shapes3d'); ap.add_argument('--data-dir')
-    ap.add_argument('--groups', type=int, default=2000); ap.add_argument('--seeds', type=int, nargs='+', default=[99, 98])
+    ap.add_argument('runs', nargs='+')
+    ap.add_argument('--dataset', default='shapes3d')
+    ap.add_argument('--data-dir')
+    ap.add_argument('--groups', type=int, default=2000)
+    ap.add_argument('--seeds', type=int, nargs='+', default=[99, 98])
     ap.add_argument('--readout-n', type=int, default=20_000, help='pictures to fit each readout on (as shipped: 20,000)')
     ap.add_argument('--out', required=True, help='path without suffix: writes OUT.md and OUT.json')
     a = ap.parse_args()
     torch.set_num_threads(2)
     src, results = source_for(a.dataset, a.data_dir), {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for run in a.runs:
-            results[Path(run).name] = validate_run(Path(run)/'last.pt', src, tmp, a.groups, a.seeds, readout_n=a.readout_n)
-            print(Path(run).name, {k: v for k, v in results[Path(run).name].items() if 'seed' in k}, flush=True)
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    for run in a.runs:
+        results[Path(run).name] = validate_run(Path(run) / 'last.pt', src, a.groups, a.seeds, readout_n=a.readout_n)
+        print(Path(run).name, {k: v for k, v in results[Path(run).name].items() if 'seed' in k}, flush=True)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     cmd = 'python tools/select_runs.py ' + ' '.join(sys.argv[1:])
-    out.with_suffix('.md').write_text(f"# Choosing the {a.dataset} run\n\nSingle-factor validation groups of 6 ({a.groups:,} per seed, "
-                                      f"seeds {', '.join(map(str, a.seeds))}; no report uses them). Top-1 / factor named, ranked per "
-                                      f"dimension ('robust') and through a factor readout fitted for each run ('readout').\n\n"
-                                      + table(results, a.seeds) + f"\nProduced by `{cmd}`.\n")
+    out.with_suffix('.md').write_text(f"# Choosing the {a.dataset} run\n\nSingle-factor validation groups of 6 ({a.groups:,} per "
+                                      f"seed, seeds {', '.join(map(str, a.seeds))}; no report uses them). Top-1 / factor named, "
+                                      "ranked per dimension ('robust') and through a factor readout fitted for each run "
+                                      "('readout').\n\n" + table(results, a.seeds) + f"\nProduced by `{cmd}`.\n")
     out.with_suffix('.json').write_text(json.dumps(dict(command=cmd, groups=a.groups, seeds=a.seeds, results=results), indent=1))
     print(out.with_suffix('.md').read_text())

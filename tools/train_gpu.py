@@ -21,6 +21,7 @@ Nothing here needs a GPU to run: `--device cpu --vae-minutes 0.2 --refiner-minut
 import argparse, json, os, platform, subprocess, sys, tarfile, time
 from pathlib import Path
 import torch
+from hephaestus.ship import source_for, validate_run
 
 RECIPE = ['--batch-size', '256', '--precision', 'bf16', '--object-weight', '4', '--pair-factors', '1',
           '--lr', '1e-3', '--lr-schedule', 'cosine', '--clip', '5000', '--ckpt-every', '500',
@@ -68,11 +69,9 @@ def wait(procs: dict, what: str, every: float = 60):
         time.sleep(1)
     return ok
 
-def validation_accuracy(ckpt: Path, tmp: Path, dsprites: str | None = None) -> dict:
+def validation_accuracy(ckpt: Path, dsprites: str | None = None) -> dict:
     "Top-1 (and factor-named) accuracy of rank_group on 300 validation single-factor groups of 6 (seed 99), of 3D Shapes or the dSprites grid."
-    from ship import source_for
-    from select_runs import validate_run
-    res = validate_run(ckpt, source_for('dsprites' if dsprites else 'shapes3d', dsprites), tmp, groups=300, seeds=(99,), readout=False)
+    res = validate_run(ckpt, source_for('dsprites' if dsprites else 'shapes3d', dsprites), groups=300, seeds=(99,), readout=False)
     r = res['robust seed 99']
     return dict(top1=r['top1'], factor_acc=r['named'], factor_of_dim=res['factor_of_dim'])
 
@@ -127,7 +126,7 @@ if __name__ == '__main__':
     val = {}
     for name in runs:
         if ok[name] and not a.no_validate and (name.startswith('shapes3d') or a.runs == 'dsprites'):
-            try: val[name] = validation_accuracy(work/name/'last.pt', work/'tmp', a.dsprites if a.runs == 'dsprites' else None)
+            try: val[name] = validation_accuracy(work/name/'last.pt', a.dsprites if a.runs == 'dsprites' else None)
             except Exception as e: print('validation failed', name, repr(e), flush=True); continue
             print('validation', name, val[name], flush=True)
     (out/'validation.json').write_text(json.dumps(val, indent=1))
