@@ -33,14 +33,14 @@ __all__ = ['COMMANDS', 'PROG', 'USER_ERRORS', 'GROUP_STYLES', 'EVALUATIONS', 'Co
            'main', 'add_config_options', 'config_from_args', 'describe_groups', 'rank_demo_groups', 'generation_demo',
            'run_demo', 'demo', 'train', 'load_vae', 'train_refiner', 'rank', 'evaluate']
 
-# %% ../nbs/90_cli.ipynb #4f0006c0
+# %% ../nbs/90_cli.ipynb #11668f00
 @dataclass
 class Command:
     "A subcommand of `hephaestus`: `run(args)` does the work, `add_args(parser)` declares its options."
-    name: str
-    help: str
-    run: Callable[[argparse.Namespace], int | None]
-    add_args: Callable[[argparse.ArgumentParser], None] | None = None
+    name: str                                                         # the subcommand, a word
+    help: str                                                         # its one-line help
+    run: Callable[[argparse.Namespace], int | None]                   # does the work: args -> exit status (None: 0)
+    add_args: Callable[[argparse.ArgumentParser], None] | None = None  # declares its options
 
 
 COMMANDS: dict[str, Command] = {}
@@ -62,7 +62,7 @@ def command(
         return run
     return register
 
-# %% ../nbs/90_cli.ipynb #dff47315
+# %% ../nbs/90_cli.ipynb #367848be
 PROG = 'hephaestus'
 USER_ERRORS = (ValueError, FileNotFoundError, TypeError, FloatingPointError)
 
@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def error(message: str) -> int:
+def error(
+    message: str,   # what went wrong, one sentence
+) -> int:           # the exit status, 2
     "Print `hephaestus: error: message` on stderr; return the exit status 2."
     print(f'{PROG}: error: {message}', file=sys.stderr)
     return 2
@@ -97,7 +99,7 @@ def main(
     except USER_ERRORS as e:
         return error(str(e))
 
-# %% ../nbs/90_cli.ipynb #2ab49e23
+# %% ../nbs/90_cli.ipynb #b2b9dd08
 def _parse_bool(s: str) -> bool:
     if s.lower() in ('1', 'true', 'yes', 'on'):
         return True
@@ -133,7 +135,8 @@ def add_config_options(
             p.add_argument(option_name(f.name), type=_parse_tuple, default=d,
                            help=f"comma-separated (default: {','.join(map(str, d))})")
         else:
-            p.add_argument(option_name(f.name), type=_option_type(hints[f.name]), default=d, help='(default: %(default)s)')
+            p.add_argument(option_name(f.name), type=_option_type(hints[f.name]), default=d,
+                           help='(default: %(default)s)')
 
 
 def config_from_args(
@@ -143,7 +146,7 @@ def config_from_args(
     "The config that parsed options describe (its own checks run, so a bad value is one clear error)."
     return config_cls(**{f.name: getattr(args, f.name) for f in fields(config_cls)})
 
-# %% ../nbs/90_cli.ipynb #ab620870
+# %% ../nbs/90_cli.ipynb #171ee3da
 GROUP_STYLES = ('seed', 'single')
 
 
@@ -170,7 +173,8 @@ def describe_groups(
     names = names or {}
     single = gs.twin is not None
     head = [f'## {gs.style} style' + (f' (`{figure}`)' if figure else ''), '',
-            '| group | outlier at | ' + ('twin at | ' if single else '') + 'context shared by the inliers | outlier differs in |',
+            '| group | outlier at | ' + ('twin at | ' if single else '')
+            + 'context shared by the inliers | outlier differs in |',
             '|---|---|' + ('---|' if single else '') + '---|---|']
     rows = []
     for g in range(len(gs)):
@@ -185,7 +189,7 @@ def describe_groups(
         rows.append(f'| {g} | {o} | {twin}{shared} | {differs} |')
     return '\n'.join(head + rows) + '\n'
 
-# %% ../nbs/90_cli.ipynb #9d1f0eb2
+# %% ../nbs/90_cli.ipynb #ad0abaf4
 def _sheet(figs: list, path: Path) -> None:
     "Stack matplotlib figures vertically into one PNG."
     import matplotlib.pyplot as plt  # matplotlib: imported when a figure is drawn (it is slow to import)
@@ -222,13 +226,14 @@ def rank_demo_groups(
             o = int(gs.outlier[g])
             truth = ', '.join(f for f, d in zip(gs.factor_names, gs.differs[g].tolist()) if d)
             right = r.outlier == o and r.has_outlier
-            lines.append(f'| {gs.style} | {g} | {r.explain()} | image {o}, differs in {truth} | {"yes" if right else "no"} |')
+            lines.append(f'| {gs.style} | {g} | {r.explain()} | image {o}, differs in {truth} | '
+                         f'{"yes" if right else "no"} |')
             if g == 0:
                 figs.append(plot_ranking(r, size=1.1, title=f'{gs.style} group 0: ' + r.explain()))
     _sheet(figs, figure)
     return '\n'.join(lines) + '\n'
 
-# %% ../nbs/90_cli.ipynb #e7e17194
+# %% ../nbs/90_cli.ipynb #a3b711dd
 def generation_demo(
     group,                # one group [N, C, H, W]
     model,                # a `Model`
@@ -247,15 +252,16 @@ def generation_demo(
     fig = plot_path(path)
     fig.savefig(path_figure, dpi=100)
     plt.close(fig)
-    how = f'refined by its diffusion refiner in 10 DDIM steps, shared noise' if refine else 'VAE decodes, no refiner shipped'
+    how = (f'refined by its diffusion refiner in 10 DDIM steps, shared noise' if refine
+           else 'VAE decodes, no refiner shipped')
     scores = ', '.join(f'{float(v):.1f}' for v in path.scores)
     return '\n'.join([f'## Generation with `{model.name}`: {how}', '',
-                      f'- `{grid_figure.name}`: picture {first} of the first seed group, each factor set to each of its values '
-                      '(framed: its own value), `hephaestus.edit`.',
-                      f'- `{path_figure.name}`: from the group\'s shared code towards its outlier (`similarity_path`); outlier '
-                      f'scores against the group rise: {scores}.', '']) + '\n'
+                      f'- `{grid_figure.name}`: picture {first} of the first seed group, each factor set to each of '
+                      'its values (framed: its own value), `hephaestus.edit`.',
+                      f'- `{path_figure.name}`: from the group\'s shared code towards its outlier (`similarity_path`); '
+                      f'outlier scores against the group rise: {scores}.', '']) + '\n'
 
-# %% ../nbs/90_cli.ipynb #a669e5c2
+# %% ../nbs/90_cli.ipynb #5f266185
 def run_demo(
     out: str | Path = 'reports/demo',   # the folder for figures and README.md
     seed: int = 0,                      # a seed names the groups
@@ -279,7 +285,8 @@ def run_demo(
     for style in GROUP_STYLES:
         gs = sample_groups(source, groups, style=style, seed=seed)
         files[style] = out / f'groups_{style}.png'
-        title = f'{style} style, seed {seed}: the outlier is framed in red' + (' (its twin in blue)' if style == 'single' else '')
+        twin = ' (its twin in blue)' if style == 'single' else ''
+        title = f'{style} style, seed {seed}: the outlier is framed in red' + twin
         fig = show_groups(gs, max_groups=groups, value_names=names, title=title)
         fig.savefig(files[style], dpi=100)
         plt.close(fig)
@@ -293,27 +300,30 @@ def run_demo(
         sections.append(generation_demo(ranked[0].images[0], m, files['edit_grid'], files['path']))
     files['summary'] = out / 'README.md'
     head = (f'# Demo: context groups\n\nMade by `hephaestus demo --seed {seed} --groups {groups}` from '
-            f'`{type(source).__name__}`; every entry is computed by that command. Positions count from 0, left to right. '
-            '"Outlier differs in" gives the outlier\'s own value in brackets.\n')
+            f'`{type(source).__name__}`; every entry is computed by that command. Positions count from 0, left to '
+            'right. "Outlier differs in" gives the outlier\'s own value in brackets.\n')
     files['summary'].write_text('\n'.join([head, *sections]), encoding='utf-8')
     return files
 
-# %% ../nbs/90_cli.ipynb #d580aced
+# %% ../nbs/90_cli.ipynb #1fd9df5d
 def _demo_args(p: argparse.ArgumentParser):
     p.add_argument('--out', default='reports/demo', help='folder for the figures and README.md (default: %(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='random seed; a seed names a set of groups (default: %(default)s)')
+    p.add_argument('--seed', type=int, default=0,
+                   help='random seed; a seed names a set of groups (default: %(default)s)')
     p.add_argument('--groups', type=int, default=4, help='groups of each style (default: %(default)s)')
 
 
 @command('demo', 'Sample context groups from the built-in renderer, rank, explain and edit them.', _demo_args)
-def demo(args: argparse.Namespace) -> int:
+def demo(
+    args: argparse.Namespace,   # the parsed options: --out, --seed, --groups
+) -> int:                       # the exit status
     "The `demo` subcommand: `run_demo` with the command line's options."
     files = run_demo(args.out, seed=args.seed, groups=args.groups)
     for f in files.values():
         print(f'wrote {f}')
     return 0
 
-# %% ../nbs/90_cli.ipynb #7cecad6f
+# %% ../nbs/90_cli.ipynb #d6615b6c
 def _run_args(p: argparse.ArgumentParser, config_cls) -> None:
     add_config_options(p, config_cls)
     p.add_argument('--resume', action='store_true', help='continue from OUT/last.pt if it exists')
@@ -325,14 +335,16 @@ def _train_args(p: argparse.ArgumentParser):
 
 
 @command('train', 'Train a beta-TCVAE (or beta-VAE / VAE baseline) on rendered 3D Shapes or your data.', _train_args)
-def train(args: argparse.Namespace) -> int:
+def train(
+    args: argparse.Namespace,   # the parsed options: one per `TrainConfig` field, --resume, --quiet
+) -> int:                       # the exit status
     "The `train` subcommand."
     last = train_run(config_from_args(TrainConfig, args), resume=args.resume, progress=not args.quiet)
     if int(os.environ.get('RANK', '0')) == 0:
         print(f"checkpoint: {last}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #3cabe684
+# %% ../nbs/90_cli.ipynb #f15fabcd
 def load_vae(
     name: str,   # a shipped model's name, or a VAE training checkpoint (.pt)
 ):               # the VAE
@@ -341,13 +353,15 @@ def load_vae(
         return model_from_checkpoint(name)
     return load_pretrained(name).vae
 
-
+# %% ../nbs/90_cli.ipynb #66f09041
 def _refiner_args(p: argparse.ArgumentParser):
     _run_args(p, RefinerConfig)
 
 
 @command('train-refiner', 'Train the diffusion refiner that sharpens the decodes of a VAE (DiffuseVAE).', _refiner_args)
-def train_refiner(args: argparse.Namespace) -> int:
+def train_refiner(
+    args: argparse.Namespace,   # the parsed options: one per `RefinerConfig` field, --resume, --quiet
+) -> int:                       # the exit status
     "The `train-refiner` subcommand."
     cfg = config_from_args(RefinerConfig, args)
     last = train_refiner_run(cfg, load_vae(cfg.vae), resume=args.resume, progress=not args.quiet)
@@ -355,7 +369,7 @@ def train_refiner(args: argparse.Namespace) -> int:
     print(f"checkpoint: {last} (step {ck['step']}, {ck['wall_time'] / 60:.1f} min of training)")
     return 0
 
-# %% ../nbs/90_cli.ipynb #0df854c2
+# %% ../nbs/90_cli.ipynb #02f73e84
 def _rank_args(p: argparse.ArgumentParser):
     p.add_argument('images', nargs='+', metavar='IMG', help='the pictures of the group (3 or more image files)')
     p.add_argument('--model', default='shapes3d', help='shipped model to use (default: %(default)s)')
@@ -366,11 +380,15 @@ def _rank_args(p: argparse.ArgumentParser):
     p.add_argument('--figure', metavar='PNG', help='write a figure of the ranked group and the contributions')
 
 
-@command('rank', 'Rank a group of pictures: which one does not belong, in which factors it differs, how sure.', _rank_args)
-def rank(args: argparse.Namespace) -> int:
+@command('rank', 'Rank a group of pictures: which one does not belong, in which factors it differs, how sure.',
+         _rank_args)
+def rank(
+    args: argparse.Namespace,   # the parsed options: images, --model, --method, --json, --figure
+) -> int:                       # the exit status
     "The `rank` subcommand."
     if len(args.images) < 3:
-        raise ValueError(f'a group needs at least 3 images (two to share a context, one to break it), got {len(args.images)}')
+        raise ValueError('a group needs at least 3 images (two to share a context, one to break it), '
+                         f'got {len(args.images)}')
     r = rank_group(load_pretrained(args.model), args.images, method=args.method)
     if args.figure:
         import matplotlib  # matplotlib: imported when a figure is drawn (it is slow to import)
@@ -390,7 +408,7 @@ def rank(args: argparse.Namespace) -> int:
         print(f'wrote {args.figure}')
     return 0
 
-# %% ../nbs/90_cli.ipynb #45e71eb2
+# %% ../nbs/90_cli.ipynb #fbbaf9ee
 EVALUATIONS = ('ranking', 'saliency', 'edits')
 
 
@@ -404,7 +422,9 @@ def _evaluate_args(p: argparse.ArgumentParser):
 
 
 @command('evaluate', 'Measure a part of hephaestus and write its report (ranking, saliency, edits).', _evaluate_args)
-def evaluate(args: argparse.Namespace) -> int:
+def evaluate(
+    args: argparse.Namespace,   # the parsed options: the target, --model, --groups, --seed, --out
+) -> int:                       # the exit status
     "The `evaluate` subcommand."
     import matplotlib  # matplotlib: imported when a figure is drawn (it is slow to import)
     matplotlib.use('Agg')

@@ -37,7 +37,7 @@ def confidence_features(
                         (z_top.gather(-1, unit)[..., 0] + eps).log(), (sp_top.gather(-1, unit)[..., 0] + eps).log(),
                         n.log()], -1)
 
-# %% ../nbs/05b_confidence.ipynb #c3fed919
+# %% ../nbs/05b_confidence.ipynb #a4ef14b3
 class Calibrator:
     "Group evidence -> P(the top-ranked picture is the outlier), by logistic regression on `confidence_features`."
     def __init__(
@@ -53,36 +53,49 @@ class Calibrator:
         self.mean, self.std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
         self.threshold, self.report = float(threshold), dict(report or {})
 
-    def probability(self, features: Tensor) -> Tensor:
+    def probability(
+        self,
+        features: Tensor,   # [..., 5] `confidence_features`
+    ) -> Tensor:            # [...] probabilities
         "P(top is the outlier) [...] of features [..., 5]."
         return torch.sigmoid(quadratic((features - self.mean) / self.std) @ self.weights + self.bias)
 
-    def predict(self, z2: Tensor, spread: Tensor) -> Tensor:
+    def predict(
+        self,
+        z2: Tensor,       # [..., N, U] squared deviations of a group's pictures (`GroupTerms.z2`)
+        spread: Tensor,   # [..., N, U] their denominators (`GroupTerms.spread`)
+    ) -> Tensor:          # [...] probabilities
         "P(top is the outlier) [...] of a group's squared deviations and their denominators [..., N, U]."
         return self.probability(confidence_features(z2, spread))
 
-    def to_state(self) -> dict:
+    def to_state(self) -> dict:   # plain types, for a model file
+        "Plain dict for a model file."
         return dict(weights=self.weights.tolist(), bias=self.bias, mean=self.mean.tolist(), std=self.std.tolist(),
                     threshold=self.threshold, report=self.report)
 
     @classmethod
-    def from_state(cls, s: dict) -> Calibrator:
+    def from_state(
+        cls,
+        s: dict,          # a calibrator's `to_state()`
+    ) -> Calibrator:      # the calibrator
+        "The calibrator of a model file's dict; ValueError if it is damaged."
         try:
             return cls(s['weights'], s['bias'], s['mean'], s['std'], s['threshold'], s.get('report'))
         except (KeyError, TypeError) as e:
             raise ValueError(f"the calibrator in this file is damaged ({type(e).__name__}: {e})") from None
 
-    def describe(self) -> str:
+    def describe(self) -> str:   # one line of text
         "A model-card line: what it was fitted on, and its threshold."
         r = self.report
         if not r:
             return f"not fitted on validation groups; 'no clear outlier' below {self.threshold:.2f}"
         return (f"fitted on {r.get('n_groups', '?'):,} validation groups (seed {r.get('seed', '?')}; "
                 f"seed, single and no-outlier styles in equal parts, sizes {r.get('sizes', '?')}); "
-                f"'no clear outlier' below {self.threshold:.2f}; on those groups: ECE {r.get('ece', float('nan')):.3f}, "
+                f"'no clear outlier' below {self.threshold:.2f}; "
+                f"on those groups: ECE {r.get('ece', float('nan')):.3f}, "
                 f"right answers {r.get('right', float('nan')):.3f}")
 
-# %% ../nbs/05b_confidence.ipynb #65599648
+# %% ../nbs/05b_confidence.ipynb #095236a6
 def quadratic(
     x: Tensor,   # [..., K]
 ) -> Tensor:     # [..., K + K (K + 1) / 2]: x and every product x_i x_j, i <= j
@@ -90,12 +103,12 @@ def quadratic(
     i, j = torch.triu_indices(x.shape[-1], x.shape[-1])
     return torch.cat([x, x[..., i] * x[..., j]], -1)
 
-
+# %% ../nbs/05b_confidence.ipynb #a5fd4b50
 def fit_calibrator(
     features: Tensor,    # [M, 5] features of M groups (`confidence_features`)
     correct: Tensor,     # [M] bool: the top-ranked picture was the outlier
     C: float = 1.0,      # inverse strength of the L2 penalty
-) -> Calibrator:
+) -> Calibrator:         # its threshold 0.5 (see `choose_threshold`)
     "A calibrator fitted by logistic regression (scikit-learn) on standardised features."
     from sklearn.linear_model import LogisticRegression  # scikit-learn: slow to import, needed only to fit
     x, y = torch.as_tensor(features, dtype=torch.float32), torch.as_tensor(correct).bool()
@@ -106,7 +119,7 @@ def fit_calibrator(
     lr = LogisticRegression(C=C, max_iter=5000).fit(quadratic((x - mean) / std).numpy(), y.numpy())
     return Calibrator(torch.from_numpy(lr.coef_[0]).float(), float(lr.intercept_[0]), mean, std)
 
-
+# %% ../nbs/05b_confidence.ipynb #406d790a
 NONE_SAID = 0.97   # the share of validation groups without an outlier that must get 'no clear outlier'
 
 
@@ -126,7 +139,7 @@ def choose_threshold(
     right = ((p >= t) & ok & has).sum() + ((p < t) & ~has).sum()
     return t, float(right) / len(p)
 
-# %% ../nbs/05b_confidence.ipynb #18ec1d25
+# %% ../nbs/05b_confidence.ipynb #f7515067
 def reliability(
     prob: Tensor,        # [M] predicted probabilities
     correct: Tensor,     # [M] bool outcomes
@@ -141,7 +154,7 @@ def reliability(
     ece = float(((conf - acc).abs() * count).sum() / max(len(p), 1))
     return dict(count=count.long().tolist(), confidence=conf.tolist(), accuracy=acc.tolist(), ece=ece, bins=bins)
 
-
+# %% ../nbs/05b_confidence.ipynb #329c984f
 def plot_reliability(
     tables: dict,                  # label -> `reliability(...)` result
     title: str | None = None,      # a title
@@ -170,7 +183,7 @@ def plot_reliability(
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05b_confidence.ipynb #184f46df
+# %% ../nbs/05b_confidence.ipynb #c7e9f0c0
 def group_terms_of(
     model,                     # a `Model`
     groups,                    # `Groups` with pictures, all of one size
@@ -184,7 +197,7 @@ def group_terms_of(
         t = group_terms(model, mu.view(G, n, -1), logvar.view(G, n, -1), method)
     return t, t.z2.sum(-1).argmax(-1) == groups.outlier
 
-
+# %% ../nbs/05b_confidence.ipynb #9a2d8008
 CALIBRATION_SIZES = (4, 6, 8)
 
 
@@ -196,7 +209,7 @@ def calibrate(
     seed: int = 98,                       # a seed no report uses
     sizes: Sequence[int] = CALIBRATION_SIZES,  # group sizes
     progress: bool = False,               # show a progress bar
-) -> Calibrator:
+) -> Calibrator:                          # fitted, its threshold chosen, its report filled in
     "Fit the confidence of `model`'s ranking by `method` on validation groups of its own data."
     method = method or model.method
     per = max(1, n_groups // (len(STYLES) * len(sizes)))

@@ -11,7 +11,7 @@ from torch import Tensor
 __all__ = ['MIN_GROUP', 'FLOOR', 'LATENT_METHODS', 'READOUT_SPREAD', 'READOUT_FLOOR', 'others', 'check_group_size',
            'latent_deviations', 'factor_deviations']
 
-# %% ../nbs/05_deviations.ipynb #325560b7
+# %% ../nbs/05_deviations.ipynb #9020b520
 MIN_GROUP = 3      # two pictures to share a context, one to break it
 FLOOR = 0.03       # floor of the per-dimension spread, in units of the dataset spread (chosen by measurement, 05e)
 
@@ -23,16 +23,17 @@ def others(
     idx = torch.arange(n)
     return idx[None].expand(n, n)[~torch.eye(n, dtype=torch.bool)].view(n, n - 1)
 
-
+# %% ../nbs/05_deviations.ipynb #08d43928
 def check_group_size(
     n: int,                 # the number of pictures (or codes)
     what: str = 'codes',    # what they are, for the message
-) -> None:
+) -> None:                  # (raises ValueError for fewer than `MIN_GROUP`)
     "ValueError unless a group of `n` is large enough to have an outlier."
     if n < MIN_GROUP:
-        raise ValueError(f"a group needs at least {MIN_GROUP} {what} (two to share a context, one to break it), got {n}")
+        raise ValueError(f"a group needs at least {MIN_GROUP} {what} (two to share a context, one to break it), "
+                         f"got {n}")
 
-# %% ../nbs/05_deviations.ipynb #4bdbae80
+# %% ../nbs/05_deviations.ipynb #1d05816b
 LATENT_METHODS = ('robust', 'plain')
 
 
@@ -44,7 +45,7 @@ def latent_deviations(
     method: str = 'robust',         # 'robust' (the formula above) or 'plain' (distance to the others' mean)
     floor: float = FLOOR,           # the floor f of the spread, dataset units
     with_spread: bool = False,      # also return the squared denominator [..., N, D]
-):                                  # signed deviations z [..., N, D] (a score is (z**2).sum(-1)); (z, spread) with_spread
+):                                  # signed deviations z [..., N, D] (score: (z**2).sum(-1)); with_spread: (z, spread)
     "Signed per-dimension deviations of each code from the rest of its group."
     if method not in LATENT_METHODS:
         raise ValueError(f"method must be one of {LATENT_METHODS}, got {method!r}")

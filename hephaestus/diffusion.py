@@ -24,47 +24,79 @@ __all__ = ['SCHEDULES', 'PARAMETERIZATIONS', 'FORMAT', 'CKPT_FORMAT', 'ResBlock'
            'refine', 'RefinerConfig', 'make_batch', 'diffusion_loss', 'load_refiner_checkpoint', 'train_refiner',
            'show_refinement', 'export_refiner', 'load_refiner']
 
-# %% ../nbs/08_diffusion.ipynb #23976b3e
-def _groups(c: int) -> int: return 8 if c % 8 == 0 else 1
+# %% ../nbs/08_diffusion.ipynb #97d4f1fc
+def _groups(c: int) -> int:
+    return 8 if c % 8 == 0 else 1
+
 
 class ResBlock(nn.Module):
     "GroupNorm-SiLU-conv twice, the timestep embedding added in between, and a residual path."
-    def __init__(self, cin: int, cout: int, emb: int):
+    def __init__(
+        self,
+        cin: int,    # input channels
+        cout: int,   # output channels
+        emb: int,    # width of the timestep embedding
+    ):
         super().__init__()
         self.n1, self.c1 = nn.GroupNorm(_groups(cin), cin), nn.Conv2d(cin, cout, 3, padding=1)
         self.t = nn.Linear(emb, cout)
         self.n2, self.c2 = nn.GroupNorm(_groups(cout), cout), nn.Conv2d(cout, cout, 3, padding=1)
-        nn.init.zeros_(self.c2.weight); nn.init.zeros_(self.c2.bias)   # each block starts as the identity
+        nn.init.zeros_(self.c2.weight)   # each block starts as the identity
+        nn.init.zeros_(self.c2.bias)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
-    def forward(self, x: Tensor, e: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,   # features [N, cin, H, W]
+        e: Tensor,   # timestep embeddings [N, emb]
+    ) -> Tensor:     # features [N, cout, H, W]
         h = self.c1(F.silu(self.n1(x))) + self.t(e)[:, :, None, None]
         return self.skip(x) + self.c2(F.silu(self.n2(h)))
 
+# %% ../nbs/08_diffusion.ipynb #1fd3fdb5
 class Attention(nn.Module):
     "One-head self-attention over the pixels of a (small) feature map, with a residual path."
-    def __init__(self, c: int):
+    def __init__(
+        self,
+        c: int,   # channels
+    ):
         super().__init__()
         self.norm, self.qkv, self.out = nn.GroupNorm(_groups(c), c), nn.Conv2d(c, 3*c, 1), nn.Conv2d(c, c, 1)
-        nn.init.zeros_(self.out.weight); nn.init.zeros_(self.out.bias)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,   # features [N, c, H, W]
+    ) -> Tensor:     # features [N, c, H, W]
         n, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(n, 3, c, h*w).transpose(-1, -2).unbind(1)
         a = F.scaled_dot_product_attention(q, k, v)                    # [n, hw, c]
         return x + self.out(a.transpose(-1, -2).reshape(n, c, h, w))
 
-def timestep_embedding(t: Tensor, dim: int, max_period: float = 10_000.) -> Tensor:
+# %% ../nbs/08_diffusion.ipynb #1eed58ea
+def timestep_embedding(
+    t: Tensor,                     # integer timesteps [N]
+    dim: int,                      # features (even)
+    max_period: float = 10_000.,   # the longest period of the sinusoids
+) -> Tensor:                       # [N, dim]: cosines, then sines
     "Sinusoidal features [N, dim] of integer timesteps [N] (Vaswani et al. 2017; Ho et al. 2020)."
     half = dim // 2
     freqs = torch.exp(-math.log(max_period)*torch.arange(half, dtype=torch.float32, device=t.device)/half)
     a = t.float()[:, None]*freqs[None]
     return torch.cat([a.cos(), a.sin()], 1)
 
-# %% ../nbs/08_diffusion.ipynb #32a43650
+# %% ../nbs/08_diffusion.ipynb #8f801bfa
 class UNet(nn.Module):
-    "Noisy picture x_t and condition (both C channels) -> C channels, one residual block per resolution, skips between the halves."
-    def __init__(self, channels: int = 3, base: int = 32, mults: tuple = (1, 2, 3, 4), attn: bool = True):
+    ("Noisy picture x_t and condition (both C channels) -> C channels, one residual block per resolution, "
+     "skips between the halves.")
+    def __init__(
+        self,
+        channels: int = 3,             # picture channels (the input has twice as many: x_t and the condition)
+        base: int = 32,                # width at full resolution
+        mults: tuple = (1, 2, 3, 4),   # width multipliers, one resolution each (halved from one to the next)
+        attn: bool = True,             # one self-attention layer at the lowest resolution
+    ):
         super().__init__()
         chans = [base*m for m in mults]
         self.base, emb = base, 4*base
@@ -76,46 +108,78 @@ class UNet(nn.Module):
         self.attn = Attention(chans[-1]) if attn else nn.Identity()
         self.upsample = nn.ModuleList([nn.Conv2d(c, c, 3, padding=1) for c in chans[1:]])   # after nearest x2
         self.up = nn.ModuleList([ResBlock(cin + c, c, emb) for cin, c in zip(chans[1:] + [chans[-1]], chans)])
-        self.out = nn.Sequential(nn.GroupNorm(_groups(chans[0]), chans[0]), nn.SiLU(), nn.Conv2d(chans[0], channels, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight); nn.init.zeros_(self.out[-1].bias)
+        self.out = nn.Sequential(nn.GroupNorm(_groups(chans[0]), chans[0]), nn.SiLU(),
+                                 nn.Conv2d(chans[0], channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
 
-    def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,      # noisy pictures x_t [N, C, H, W]
+        t: Tensor,      # their timesteps [N]
+        cond: Tensor,   # the conditions [N, C, H, W]
+    ) -> Tensor:        # [N, C, H, W]
         e = self.temb(timestep_embedding(t, self.base))
         h, skips = self.inp(torch.cat([x, cond], 1)), []
         for i, blk in enumerate(self.down):
-            h = blk(h, e); skips.append(h)
-            if i < len(self.pool): h = self.pool[i](h)
+            h = blk(h, e)
+            skips.append(h)
+            if i < len(self.pool):
+                h = self.pool[i](h)
         h = self.attn(self.mid(h, e))
         for i in reversed(range(len(self.up))):
-            if i < len(self.pool): h = self.upsample[i](F.interpolate(h, scale_factor=2., mode='nearest'))
+            if i < len(self.pool):
+                h = self.upsample[i](F.interpolate(h, scale_factor=2., mode='nearest'))
             h = self.up[i](torch.cat([h, skips[i]], 1), e)
         return self.out(h)
 
-# %% ../nbs/08_diffusion.ipynb #d1e8102f
+# %% ../nbs/08_diffusion.ipynb #e05b98da
 SCHEDULES = ('cosine', 'linear')
 PARAMETERIZATIONS = ('v', 'x0', 'eps')
 
-def alphas_cumprod(T: int = 1000, schedule: str = 'cosine') -> Tensor:
-    "ᾱ_t for t = 0..T-1 (float64): cosine (Nichol & Dhariwal 2021, betas capped at 0.999) or linear betas 1e-4..0.02 (Ho et al. 2020)."
+
+def alphas_cumprod(
+    T: int = 1000,              # timesteps
+    schedule: str = 'cosine',   # 'cosine' or 'linear' (SCHEDULES)
+) -> Tensor:                    # ᾱ_t [T], float64, falling from nearly 1 towards 0
+    ("ᾱ_t for t = 0..T-1 (float64): cosine (Nichol & Dhariwal 2021, betas capped at 0.999) or linear betas "
+     "1e-4..0.02 (Ho et al. 2020).")
     if schedule == 'cosine':
         s, u = 0.008, torch.arange(T + 1, dtype=torch.float64)/T
         f = torch.cos((u + s)/(1 + s)*math.pi/2)**2
         betas = (1 - f[1:]/f[:-1]).clamp(max=0.999)
-    elif schedule == 'linear': betas = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
-    else: raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    elif schedule == 'linear':
+        betas = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
+    else:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     return torch.cumprod(1 - betas, 0)
 
+# %% ../nbs/08_diffusion.ipynb #04d03a74
 class Refiner(nn.Module):
     "A `UNet` with its noise schedule and parameterisation: knows how to add noise and how to read x0 off the network."
-    def __init__(self, size: int = 64, channels: int = 3, base: int = 32, mults: tuple = (1, 2, 3, 4), attn: bool = True,
-                 T: int = 1000, schedule: str = 'cosine', param: str = 'x0', vae_id: str = ''):
+    def __init__(
+        self,
+        size: int = 64,                # picture size (divisible by 2**(len(mults) - 1))
+        channels: int = 3,             # picture channels
+        base: int = 32,                # UNet width at full resolution
+        mults: tuple = (1, 2, 3, 4),   # UNet width multipliers, one per resolution
+        attn: bool = True,             # one self-attention layer at the lowest resolution
+        T: int = 1000,                 # diffusion timesteps
+        schedule: str = 'cosine',      # noise schedule (SCHEDULES)
+        param: str = 'x0',             # what the network predicts (PARAMETERIZATIONS)
+        vae_id: str = '',              # fingerprint of the VAE whose decodes it refines (`vae_fingerprint`)
+    ):
         super().__init__()
-        if param not in PARAMETERIZATIONS: raise ValueError(f"unknown parameterisation {param!r}; choose one of {', '.join(PARAMETERIZATIONS)}")
-        if size % 2**(len(mults) - 1): raise ValueError(f"size {size} is not divisible by 2**{len(mults) - 1} (mults {tuple(mults)})")
-        self.size, self.channels, self.T, self.schedule, self.param, self.vae_id = size, channels, T, schedule, param, vae_id
+        if param not in PARAMETERIZATIONS:
+            raise ValueError(f"unknown parameterisation {param!r}; choose one of {', '.join(PARAMETERIZATIONS)}")
+        if size % 2**(len(mults) - 1):
+            raise ValueError(f"size {size} is not divisible by 2**{len(mults) - 1} (mults {tuple(mults)})")
+        self.size, self.channels, self.T, self.schedule, self.param = size, channels, T, schedule, param
+        self.vae_id = vae_id
         self.base, self.mults, self.use_attn = base, tuple(mults), attn
         self.unet = UNet(channels, base, tuple(mults), attn)
-        self.register_buffer('ab', alphas_cumprod(T, schedule).float(), persistent=False)   # rebuilt from the config, never stored
+        # ᾱ_t, rebuilt from the config, never stored
+        self.register_buffer('ab', alphas_cumprod(T, schedule).float(), persistent=False)
         self.to(memory_format=torch.channels_last)   # measured: ~15% faster training steps on this CPU (bf16)
 
     @property
@@ -127,28 +191,50 @@ class Refiner(nn.Module):
         ab = self.ab[t][:, None, None, None]
         return ab.sqrt(), (1 - ab).sqrt()
 
-    def add_noise(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+    def add_noise(
+        self,
+        x0: Tensor,      # clean pictures [N, C, H, W] in [-1, 1]
+        t: Tensor,       # timesteps [N]
+        noise: Tensor,   # Gaussian noise like `x0`
+    ) -> Tensor:         # the noisy pictures x_t
         "x_t = √ᾱ_t x0 + √(1-ᾱ_t) ε."
         a, s = self._coef(t)
         return a*x0 + s*noise
 
-    def target(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+    def target(
+        self,
+        x0: Tensor,      # clean pictures [N, C, H, W] in [-1, 1]
+        t: Tensor,       # timesteps [N]
+        noise: Tensor,   # the noise that made x_t
+    ) -> Tensor:         # what the network should output, like `x0`
         "What the network learns to output: v = √ᾱ ε - √(1-ᾱ) x0, x0, or ε."
         a, s = self._coef(t)
         return {'v': a*noise - s*x0, 'x0': x0, 'eps': noise}[self.param]
 
-    def predict_x0(self, xt: Tensor, t: Tensor, out: Tensor) -> Tensor:
+    def predict_x0(
+        self,
+        xt: Tensor,    # noisy pictures x_t [N, C, H, W]
+        t: Tensor,     # their timesteps [N]
+        out: Tensor,   # the network's output for them
+    ) -> Tensor:       # the clean pictures x0 it implies
         "x0 read off the network output (inverts `target` given x_t)."
         a, s = self._coef(t)
-        if self.param == 'v': return a*xt - s*out
-        if self.param == 'x0': return out
+        if self.param == 'v':
+            return a*xt - s*out
+        if self.param == 'x0':
+            return out
         return (xt - s*out)/a.clamp(min=1e-4)
 
-    def forward(self, xt: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+    def forward(
+        self,
+        xt: Tensor,     # noisy pictures [N, C, H, W] in [-1, 1]
+        t: Tensor,      # their timesteps [N]
+        cond: Tensor,   # the conditions (the VAE's decodes) [N, C, H, W] in [-1, 1]
+    ) -> Tensor:        # the network's output [N, C, H, W]
         "Network output for noisy pictures `xt` and conditions `cond`, both in [-1, 1]."
         return self.unet(xt, t, cond)
 
-# %% ../nbs/08_diffusion.ipynb #0a5707f4
+# %% ../nbs/08_diffusion.ipynb #c02dd505
 def vae_fingerprint(
     model: nn.Module,   # a VAE
 ) -> str:               # 16 hex digits
@@ -160,7 +246,7 @@ def vae_fingerprint(
         h.update(v.detach().cpu().float().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
-
+# %% ../nbs/08_diffusion.ipynb #bb801648
 def check_refiner(
     refiner: Refiner,   # a refiner
     model: VAE,         # the VAE whose decodes it should sharpen
@@ -173,44 +259,67 @@ def check_refiner(
                          f"the VAE makes {model.in_channels}x{model.image_size}x{model.image_size}")
     fp = vae_fingerprint(model)
     if refiner.vae_id != fp:
-        raise ValueError(f"this refiner was trained for the VAE {refiner.vae_id or '(unknown)'}, not for this one ({fp}); "
-                         "train a refiner for this VAE (hephaestus train-refiner) or use the VAE it came with")
+        raise ValueError(f"this refiner was trained for the VAE {refiner.vae_id or '(unknown)'}, not for this one "
+                         f"({fp}); train a refiner for this VAE (hephaestus train-refiner) or use the VAE it came with")
 
-# %% ../nbs/08_diffusion.ipynb #e192f28b
-def check_condition(refiner: Refiner, images) -> Tensor:
+# %% ../nbs/08_diffusion.ipynb #98607b96
+def check_condition(
+    refiner: Refiner,   # the refiner the decodes are for
+    images,             # what should be its conditions: the VAE's decodes [N, C, S, S] in [0, 1]
+) -> Tensor:            # the decodes as float32, clamped to [0, 1]
     "The decodes `images` as a float batch [N,C,S,S] in [0,1], or one clear error."
     exp = f"[N, {refiner.channels}, {refiner.size}, {refiner.size}]"
-    if not isinstance(images, Tensor): raise TypeError(f"expected a torch.Tensor of images {exp}, got {type(images).__name__}")
+    if not isinstance(images, Tensor):
+        raise TypeError(f"expected a torch.Tensor of images {exp}, got {type(images).__name__}")
     if images.ndim != 4:
         hint = ' (a single picture? add the batch dimension with x[None])' if images.ndim == 3 else ''
         raise ValueError(f"expected images of shape {exp}, got {list(images.shape)}{hint}")
-    if not images.is_floating_point(): raise ValueError(f"expected float images in [0, 1], got dtype {images.dtype}")
+    if not images.is_floating_point():
+        raise ValueError(f"expected float images in [0, 1], got dtype {images.dtype}")
     if tuple(images.shape[1:]) != (refiner.channels, refiner.size, refiner.size) or len(images) == 0:
         raise ValueError(f"expected images of shape {exp}, got {list(images.shape)}")
-    if not torch.isfinite(images).all(): raise ValueError("the images contain NaN or infinite values")
+    if not torch.isfinite(images).all():
+        raise ValueError("the images contain NaN or infinite values")
     lo, hi = images.min().item(), images.max().item()
     if lo < -1e-4 or hi > 1 + 1e-4:
         raise ValueError(f"expected pixel values in [0, 1], got min {lo:.3g}, max {hi:.3g} (map them to [0, 1])")
     return images.float().clamp(0, 1)
 
-def ddim_timesteps(T: int, steps: int) -> list[int]:
+# %% ../nbs/08_diffusion.ipynb #c5022582
+def ddim_timesteps(
+    T: int,       # the diffusion's timesteps
+    steps: int,   # sampling steps, 1..T
+) -> list[int]:   # from T-1 down to 0
     "`steps` timesteps from T-1 down to 0, evenly spaced."
-    if isinstance(steps, bool) or not isinstance(steps, int): raise TypeError(f"steps must be an integer, got {steps!r}")
-    if not 1 <= steps <= T: raise ValueError(f"steps must lie in 1..{T}, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be an integer, got {steps!r}")
+    if not 1 <= steps <= T:
+        raise ValueError(f"steps must lie in 1..{T}, got {steps}")
     return torch.linspace(T - 1, 0, steps).round().long().tolist()
 
+# %% ../nbs/08_diffusion.ipynb #d813d052
 @torch.no_grad()
-def refine(refiner: Refiner, images: Tensor, steps: int = 10, seed: int = 0, shared_noise: bool = False,
-           eta: float = 0.0, progress: bool = False) -> Tensor:
-    "Sharp pictures [N,C,S,S] in [0,1] for the VAE decodes `images`, by DDIM sampling (Song et al. 2021) from pure noise."
+def refine(
+    refiner: Refiner,            # a refiner of the VAE that made `images`
+    images: Tensor,              # the VAE's decodes [N, C, S, S] in [0, 1]
+    steps: int = 10,             # DDIM steps
+    seed: int = 0,               # of the noise
+    shared_noise: bool = False,  # one noise for the whole batch (pictures differ only by their conditions)
+    eta: float = 0.0,            # fresh noise per step: 0 deterministic DDIM, 1 like DDPM
+    progress: bool = False,      # show a progress bar
+) -> Tensor:                     # sharp pictures [N, C, S, S] in [0, 1]
+    ("Sharp pictures [N,C,S,S] in [0,1] for the VAE decodes `images`, by DDIM sampling (Song et al. 2021) from "
+     "pure noise.")
     ts = ddim_timesteps(refiner.T, steps)
     cond = check_condition(refiner, images)*2 - 1
-    if eta < 0: raise ValueError(f"eta must be at least 0, got {eta}")
+    if eta < 0:
+        raise ValueError(f"eta must be at least 0, got {eta}")
     g = torch.Generator().manual_seed(seed)
     shape = (1 if shared_noise else len(cond), *cond.shape[1:])
     noise = lambda: torch.randn(shape, generator=g).expand_as(cond)
     x = noise()
-    was = refiner.training; refiner.eval()
+    was = refiner.training
+    refiner.eval()
     for i, t in enumerate(tqdm(ts, desc='refining', disable=not progress, leave=False)):
         tt = torch.full((len(x),), t, dtype=torch.long)
         x0 = refiner.predict_x0(x, tt, refiner(x, tt, cond)).clamp(-1, 1)
@@ -219,11 +328,12 @@ def refine(refiner: Refiner, images: Tensor, steps: int = 10, seed: int = 0, sha
         ab_prev = refiner.ab[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.)
         sigma = eta*((1 - ab_prev)/(1 - ab)*(1 - ab/ab_prev)).clamp(min=0).sqrt()
         x = ab_prev.sqrt()*x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt()*eps
-        if eta > 0 and i + 1 < len(ts): x = x + sigma*noise()
+        if eta > 0 and i + 1 < len(ts):
+            x = x + sigma*noise()
     refiner.train(was)
     return ((x + 1)/2).clamp(0, 1)
 
-# %% ../nbs/08_diffusion.ipynb #bee3f3be
+# %% ../nbs/08_diffusion.ipynb #dbb9c8e2
 FORMAT = 'hephaestus-refiner-1'
 CKPT_FORMAT = 'hephaestus-refiner-ckpt-1'
 
@@ -275,9 +385,10 @@ class RefinerConfig:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
 
     def model_kwargs(self) -> dict:
-        return dict(base=self.base, mults=self.mults, attn=self.attn, T=self.T, schedule=self.schedule, param=self.param)
+        return dict(base=self.base, mults=self.mults, attn=self.attn, T=self.T, schedule=self.schedule,
+                    param=self.param)
 
-# %% ../nbs/08_diffusion.ipynb #aa22b14f
+# %% ../nbs/08_diffusion.ipynb #a6eefa55
 @torch.no_grad()
 def make_batch(
     vae: VAE,                # the VAE whose decodes are the conditions
@@ -293,7 +404,7 @@ def make_batch(
     z = torch.where(pick < sample_p, mu + eps * (0.5 * logvar).exp(), mu)
     return x0, vae.decode(z)
 
-
+# %% ../nbs/08_diffusion.ipynb #5145a1b9
 def diffusion_loss(
     refiner: Refiner,          # the refiner being trained
     x0: Tensor,                # clean pictures in [0, 1]
@@ -308,14 +419,14 @@ def diffusion_loss(
         out = refiner(refiner.add_noise(x0, t, noise), t, cond)
     return F.mse_loss(out.float(), refiner.target(x0, t, noise))
 
-# %% ../nbs/08_diffusion.ipynb #5672d410
+# %% ../nbs/08_diffusion.ipynb #ffa54447
 def load_refiner_checkpoint(
     path,      # a checkpoint written by `train_refiner`
 ) -> dict:     # its contents
     "A refiner training checkpoint, with clear errors for a missing, damaged or foreign file."
     return read_file(path, CKPT_FORMAT, 'refiner training checkpoint')
 
-
+# %% ../nbs/08_diffusion.ipynb #061a5025
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters()):
@@ -389,7 +500,7 @@ def show_refinement(
     fig.tight_layout(pad=0.2)
     return fig
 
-# %% ../nbs/08_diffusion.ipynb #ba13be26
+# %% ../nbs/08_diffusion.ipynb #f3628f39
 def export_refiner(
     checkpoint_path,                         # a checkpoint of `train_refiner`
     name: str,                               # 'MODEL-refiner', beside the model it belongs to
@@ -412,7 +523,7 @@ def export_refiner(
     (weights_dir / f'{name}.md').write_text(card)
     return path
 
-
+# %% ../nbs/08_diffusion.ipynb #37b44603
 def load_refiner(
     path,            # a file written by `export_refiner`
 ) -> Refiner:        # eval mode, CPU, float32

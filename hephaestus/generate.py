@@ -18,16 +18,16 @@ from .ranking import Ranking, group_terms, rank_group
 __all__ = ['Changes', 'parse_changes', 'apply_changes', 'context_code', 'generate_like', 'plot_generated', 'edit',
            'plot_edit_grid', 'SimilarityPath', 'similarity_path', 'plot_path']
 
-# %% ../nbs/07_generate.ipynb #5e8e7cc8
+# %% ../nbs/07_generate.ipynb #c429b3a5
 _LATENT = re.compile(r'^z(\d+)$')
 
 
 @dataclass(frozen=True)
 class Changes:
     "Validated changes: latent dimensions `dims` [k] get `values` [k]; `named` is the checked mapping they came from."
-    dims: Tensor
-    values: Tensor
-    named: dict = field(default_factory=dict)
+    dims: Tensor                                # latent dimensions to set [k]
+    values: Tensor                              # their new values [k]
+    named: dict = field(default_factory=dict)   # the checked changes by name: factor -> class, 'zD' -> number
 
     def __len__(self) -> int:
         return len(self.dims)
@@ -38,9 +38,10 @@ class Changes:
 
     def describe(self) -> str:
         "The changes as text: 'shape=2, z3=+0.50'."
-        return ', '.join(f'{k}={v}' if isinstance(v, int) else f'{k}={v:+.2f}' for k, v in self.named.items()) or 'no change'
+        text = ', '.join(f'{k}={v}' if isinstance(v, int) else f'{k}={v:+.2f}' for k, v in self.named.items())
+        return text or 'no change'
 
-
+# %% ../nbs/07_generate.ipynb #1430082a
 def _scalar(value):
     return value.item() if isinstance(value, (Tensor, np.ndarray)) and np.ndim(value) == 0 else value
 
@@ -84,7 +85,7 @@ def _latent_value(name: str, value) -> float:
         raise ValueError(f"{name} must be a finite number, got {v}")
     return float(v)
 
-# %% ../nbs/07_generate.ipynb #68a01206
+# %% ../nbs/07_generate.ipynb #a83090f3
 def _one_change(model, key: str, value) -> tuple[list[int], list[float], object]:
     "(dimensions, values, the checked value) of one change."
     s, D = model.summary, model.latent_dim
@@ -131,7 +132,7 @@ def parse_changes(
         vals += vs
     return Changes(torch.tensor(dims, dtype=torch.long), torch.tensor(vals, dtype=torch.float32), named)
 
-
+# %% ../nbs/07_generate.ipynb #f38adc38
 def apply_changes(
     model,                                 # a `Model`
     z: Tensor,                             # codes [N, D]
@@ -141,7 +142,8 @@ def apply_changes(
     ch = parse_changes(model, changes)
     D = model.latent_dim
     if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[1] != D:
-        raise ValueError(f"codes must be a tensor [N, {D}], got {list(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
+        got = list(z.shape) if isinstance(z, Tensor) else type(z).__name__
+        raise ValueError(f"codes must be a tensor [N, {D}], got {got}")
     out = z.clone()
     out[:, ch.dims] = ch.values.to(out)
     return out
@@ -151,7 +153,7 @@ def _maybe_refine(model, images: Tensor, refine: bool = False, seed: int = 0, sh
     "`images` as they are, or sharpened by the model's refiner."
     return model.refine(images, seed=seed, shared_noise=shared_noise) if refine else images
 
-# %% ../nbs/07_generate.ipynb #9534a5c5
+# %% ../nbs/07_generate.ipynb #3d524a19
 def _context(model, group, how: str = 'median'):
     "(shared code [D], the group's Ranking, the inliers' images)."
     if how not in ('median', 'mean'):
@@ -169,11 +171,6 @@ def context_code(
 ) -> Tensor:                # [D]
     "The inliers' shared code: rank the group, drop the outlier, per-dimension median of the inliers' codes."
     return _context(model, group, how)[0]
-
-
-def _added_score(model, inliers: Tensor, pictures: Tensor) -> Tensor:
-    "Score [P] of each picture when added to the inliers: rank_group(model, inliers + [picture]).scores[-1]."
-    return torch.stack([rank_group(model, torch.cat([inliers, p[None]])).scores[-1] for p in pictures])
 
 # %% ../nbs/07_generate.ipynb #311e939c
 def _check_n(n) -> int:
@@ -290,7 +287,7 @@ def plot_edit_grid(
     fig.tight_layout(pad=0.25)
     return fig
 
-# %% ../nbs/07_generate.ipynb #0795999f
+# %% ../nbs/07_generate.ipynb #b4377546
 @dataclass
 class SimilarityPath:
     "Pictures from most like a group to least like it, with each one's outlier score against the group's inliers."
@@ -309,6 +306,11 @@ class SimilarityPath:
     def __len__(self) -> int:
         return len(self.scores)
 
+# %% ../nbs/07_generate.ipynb #7cdb0e24
+def _added_score(model, inliers: Tensor, pictures: Tensor) -> Tensor:
+    "Score [P] of each picture when added to the inliers: rank_group(model, inliers + [picture]).scores[-1]."
+    return torch.stack([rank_group(model, torch.cat([inliers, p[None]])).scores[-1] for p in pictures])
+
 
 def _scores_against(model, inliers: Tensor, pictures: Tensor, method: str) -> Tensor:
     "Score [P] of each picture added to the inliers, all in one batch (the formula of rank_group)."
@@ -320,7 +322,7 @@ def _scores_against(model, inliers: Tensor, pictures: Tensor, method: str) -> Te
     with torch.no_grad():
         return group_terms(model, mu, lv, method).z2.sum(-1)[:, -1]
 
-# %% ../nbs/07_generate.ipynb #babc30a2
+# %% ../nbs/07_generate.ipynb #b722229d
 def _records(s: Tensor) -> list[int]:
     "Positions whose value exceeds every earlier one (starting with 0)."
     rec = [0]
@@ -342,7 +344,7 @@ def _spread_pick(values: Tensor, k: int) -> list[int]:
         pick.append(lo + int((values[lo:hi + 1] - tgt[i]).abs().argmin()))
     return pick + [R - 1]
 
-
+# %% ../nbs/07_generate.ipynb #66e601ff
 def _outlier_direction(model, r: Ranking, c: Tensor, share: float) -> tuple[list[int], Tensor]:
     "(the latent dimensions carrying `share` of the outlier's per-dimension deviation, the direction [D] to it)."
     std, active = model.summary.scale()
@@ -355,7 +357,7 @@ def _outlier_direction(model, r: Ranking, c: Tensor, share: float) -> tuple[list
     d[dims] = (r.mu[r.outlier] - c)[dims]
     return dims, d
 
-# %% ../nbs/07_generate.ipynb #7dfb1022
+# %% ../nbs/07_generate.ipynb #ea1fc4fb
 def _check_path_args(steps, grid: int, share: float, overshoot: float) -> None:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
         raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
@@ -391,7 +393,8 @@ def similarity_path(
             names[i] if names[i] == f'z{i}' else f'{names[i]} (z{i})' for i in dims)
     else:
         if factor not in s_.editable():
-            raise ValueError(f"factor must be one of {', '.join(s_.editable()) or 'none (no known factors)'}, got {factor!r}")
+            allowed = ', '.join(s_.editable()) or 'none (no known factors)'
+            raise ValueError(f"factor must be one of {allowed}, got {factor!r}")
         dims, v, d = s_.dims_of(factor), s_.farthest_value(factor, c), torch.zeros(len(c))
         d[dims] = s_.centroids[factor][v, dims] - c[dims]
         end = 1.0
@@ -414,7 +417,7 @@ def similarity_path(
     return SimilarityPath(pics[pick], scores, a[pick], factor, dims, codes[pick], target, mono, not mono,
                           bool((s[even][1:] > s[even][:-1]).all()), float(r.scores[r.outlier]))
 
-# %% ../nbs/07_generate.ipynb #c5693b21
+# %% ../nbs/07_generate.ipynb #38637ce0
 def plot_path(
     path: SimilarityPath,       # a path
     size: float = 1.0,          # inches per picture
@@ -427,7 +430,8 @@ def plot_path(
     for j in range(S):
         draw_picture(ax[0, j], path.images[j])
         ax[0, j].set_xlabel(f'score {float(path.scores[j]):.1f}', fontsize=7)
-    ref = f'; the outlier itself scores {path.outlier_score:.1f}' if path.outlier_score is not None and path.factor is None else ''
+    known = path.outlier_score is not None and path.factor is None
+    ref = f'; the outlier itself scores {path.outlier_score:.1f}' if known else ''
     fig.suptitle(title or f'towards {path.target}{ref}', fontsize=8)
     fig.tight_layout(pad=0.3)
     return fig

@@ -15,7 +15,7 @@ from .figures import draw_picture
 __all__ = ['STYLES', 'check_source', 'value_names', 'uniform_classes', 'sample_classes', 'Groups', 'sample_groups',
            'check_groups', 'sample_class_groups', 'show_groups']
 
-# %% ../nbs/00b_groups.ipynb #760f1f65
+# %% ../nbs/00b_groups.ipynb #be1666c4
 def check_source(
     source,  # a factor source: `factor_names`, `factor_sizes` and `images(classes)`
 ) -> tuple[tuple[str, ...], np.ndarray]:  # (factor names, factor sizes)
@@ -29,7 +29,7 @@ def check_source(
         raise ValueError(f"bad factor source: names {names} and sizes {sizes.tolist()}")
     return names, sizes
 
-
+# %% ../nbs/00b_groups.ipynb #b0ab4add
 def value_names(
     source,  # a factor source
 ) -> dict[str, list[str]]:  # factor -> the names of its values, for the factors that have them
@@ -38,7 +38,7 @@ def value_names(
     named = source.value_names if hasattr(source, 'value_names') else {}  # optional in the protocol
     return {f: list(v) for f, v in dict(named or {}).items()}
 
-# %% ../nbs/00b_groups.ipynb #3c08b344
+# %% ../nbs/00b_groups.ipynb #3e1273a5
 def uniform_classes(
     n: int,                    # how many rows
     g: torch.Generator,        # the random generator to draw from
@@ -47,7 +47,7 @@ def uniform_classes(
     "`n` rows of factor classes, each factor uniform over its values, drawn from `g`."
     return torch.stack([torch.randint(0, k, (n,), generator=g) for k in sizes], 1)
 
-
+# %% ../nbs/00b_groups.ipynb #23f78e65
 def sample_classes(
     source,          # a factor source
     n: int,          # how many rows
@@ -56,7 +56,7 @@ def sample_classes(
     "`n` factor-class rows drawn uniformly from a factor source's grid."
     return uniform_classes(n, torch.Generator().manual_seed(seed), check_source(source)[1].tolist())
 
-# %% ../nbs/00b_groups.ipynb #3ca6833a
+# %% ../nbs/00b_groups.ipynb #b426742b
 @dataclass
 class Groups:
     "Groups of `n` pictures in which all but one (`outlier`) share a context of factors (none style: all share it)."
@@ -65,25 +65,28 @@ class Groups:
     outlier: Tensor                # [G] position of the outlier in its group, -1 where there is none
     context: Tensor                # [G, K] bool: factors the inliers share
     differs: Tensor                # [G, K] bool: context factors in which the outlier differs
-    factor_names: tuple[str, ...]
+    factor_names: tuple[str, ...]  # the K factor names
     style: str = 'seed'            # 'seed', 'single', 'none' or 'class'
     twin: Tensor | None = None     # [G] single style: position of the inlier the outlier copies
     index: Tensor | None = None    # [G, n] class groups: dataset rows of the pictures
     class_names: Sequence[str] | None = None  # class groups: names of the labels
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # the number of groups G
         return len(self.classes)
 
     @property
-    def group_size(self) -> int:
+    def group_size(self) -> int:  # the number of pictures n in each group
         return self.classes.shape[1]
 
     @property
-    def has_outlier(self) -> Tensor:
+    def has_outlier(self) -> Tensor:  # [G] bool
         "[G] bool: whether each group has an outlier (False in the none style)."
         return self.outlier >= 0
 
-    def __getitem__(self, i) -> Groups:
+    def __getitem__(
+        self,
+        i,  # an int, slice, index tensor or [G] bool mask
+    ) -> Groups:  # the selected groups (an int gives one group, still with the groups first)
         "The groups selected by `i` (an int, slice, index or mask), as Groups."
         if isinstance(i, int):
             i = slice(i, i + 1 if i != -1 else None)
@@ -94,7 +97,7 @@ class Groups:
         self,
         g: int,                                                # which group
         value_names: dict[str, Sequence[str]] | None = None,   # names of factor values (`value_names(source)`)
-    ) -> str:
+    ) -> str:                                                  # 'context: f=v, ... | outlier differs in: f, ...'
         "One line naming group `g`'s context (with its values) and the factors in which the outlier differs."
         vn = value_names or {}
         o = int(self.outlier[g])
@@ -102,7 +105,8 @@ class Groups:
         if self.style == 'class':
             nm = self.class_names or []
             name = lambda c: nm[c] if c < len(nm) else str(c)
-            return f"{self.group_size - 1} × {name(int(self.classes[g, inl, 0]))}, outlier: {name(int(self.classes[g, o, 0]))}"
+            inlier_class, outlier_class = name(int(self.classes[g, inl, 0])), name(int(self.classes[g, o, 0]))
+            return f"{self.group_size - 1} × {inlier_class}, outlier: {outlier_class}"
         ctx = []
         for j in torch.nonzero(self.context[g]).flatten().tolist():
             f, c = self.factor_names[j], int(self.classes[g, inl, j])
@@ -154,7 +158,7 @@ def _context_sizes(names: tuple, S: np.ndarray, style: str, k: int | None, facto
         raise ValueError(f"only {len(cand)} factor(s) can be context, the {style} style needs {kmin}{why}")
     return cand, ks
 
-# %% ../nbs/00b_groups.ipynb #789c92f2
+# %% ../nbs/00b_groups.ipynb #67162efd
 def _place(inliers: np.ndarray, outlier: np.ndarray, pos: np.ndarray) -> np.ndarray:
     "Groups [G, n, ...] with `outlier` [G, ...] at position `pos` [G] and `inliers` [G, n-1, ...] in order around it."
     G, m = inliers.shape[:2]
@@ -163,7 +167,7 @@ def _place(inliers: np.ndarray, outlier: np.ndarray, pos: np.ndarray) -> np.ndar
     full[is_out], full[~is_out] = outlier, inliers.reshape(G * m, *inliers.shape[2:])
     return full
 
-
+# %% ../nbs/00b_groups.ipynb #f19b4b81
 def _members(rng, ctx: np.ndarray, cval: np.ndarray, S: np.ndarray, m: int) -> np.ndarray:
     "Classes [G, m, K]: the context values, free factors random, and no free factor constant over the `m`."
     pics = np.where(ctx[:, None], cval[:, None], rng.integers(0, S, (len(ctx), m, len(S))))
@@ -172,7 +176,7 @@ def _members(rng, ctx: np.ndarray, cval: np.ndarray, S: np.ndarray, m: int) -> n
     pics[gi, who, ji] = (pics[gi, who, ji] + rng.integers(1, np.maximum(S[ji], 2))) % S[ji]
     return pics
 
-
+# %% ../nbs/00b_groups.ipynb #3956a03f
 def _no_lone_picture(rng, pics: np.ndarray, ctx: np.ndarray, S: np.ndarray) -> np.ndarray:
     "None style: give a second picture the value of any picture that stands alone in a free factor (in place)."
     G, n, K = pics.shape
@@ -191,7 +195,7 @@ def _no_lone_picture(rng, pics: np.ndarray, ctx: np.ndarray, S: np.ndarray) -> n
             ctx[g, j] = True
     return pics
 
-# %% ../nbs/00b_groups.ipynb #3f9ec72d
+# %% ../nbs/00b_groups.ipynb #180162ee
 def _render(source, classes: np.ndarray) -> Tensor:
     "Pictures [G, n, C, H, W] of factor `classes` [G, n, K], rendered in one call."
     G, n, K = classes.shape
@@ -210,8 +214,9 @@ def sample_groups(
     seed: int = 0,                          # a seed names a set of groups
     factors: Sequence[str] | None = None,   # the factors that may be context (default: all with 2+ values)
     render: bool = True,                    # draw the pictures (False: classes only)
-) -> Groups:
-    "`n_groups` groups of `n` pictures from a factor `source`: `n-1` share `k` context factors, the outlier breaks them."
+) -> Groups:                                # `n_groups` groups of `n` pictures
+    ("`n_groups` groups of `n` pictures from a factor `source`: `n-1` share `k` context factors, "
+     "the outlier breaks them.")
     names, S = check_source(source)
     cand, ks = _context_sizes(names, S, style, k, factors, n_groups, n)
     rng, G, K = np.random.default_rng(seed), int(n_groups), len(S)
@@ -224,7 +229,8 @@ def sample_groups(
         classes = _no_lone_picture(rng, _members(rng, ctx, cval, S, n), ctx, S)
         images = _render(source, classes) if render else None
         none = torch.zeros(G, K, dtype=torch.bool)
-        return Groups(images, torch.from_numpy(classes), torch.full((G,), -1), torch.from_numpy(ctx), none, names, style)
+        return Groups(images, torch.from_numpy(classes), torch.full((G,), -1), torch.from_numpy(ctx), none, names,
+                      style)
     inl = _members(rng, ctx, cval, S, n - 1)                           # 2. the inliers
     other = (cval + rng.integers(1, np.maximum(S, 2), (G, K))) % S     # 3. the outlier: another value of every factor
     crank = np.where(ctx, rng.random((G, K)), np.inf).argsort(1).argsort(1)  # a random order of the context factors
@@ -243,7 +249,7 @@ def sample_groups(
     return Groups(images, torch.from_numpy(classes), torch.from_numpy(pos), torch.from_numpy(ctx),
                   torch.from_numpy(brk & ctx), names, style, twin=twin)
 
-# %% ../nbs/00b_groups.ipynb #aa0f8f35
+# %% ../nbs/00b_groups.ipynb #11bae7c3
 def _lone_picture(classes: Tensor) -> Tensor:
     "[G, n, K] bool: picture i differs in factor j from all the others, which agree."
     n = classes.shape[1]
@@ -255,7 +261,7 @@ def _lone_picture(classes: Tensor) -> Tensor:
 def check_groups(
     groups: Groups,                               # factor groups (not class groups)
     factor_sizes: Sequence[int] | None = None,    # the source's factor sizes (single-valued factors are never free)
-) -> None:
+) -> None:                                        # nothing: it raises AssertionError on broken groups
     "Assert the invariants of factor `groups`; AssertionError naming the first broken one."
     c, o, ctx, dif = groups.classes, groups.outlier, groups.context, groups.differs
     G, n, K = c.shape
@@ -273,7 +279,8 @@ def check_groups(
     shared = (inl == inl[:, :1]).all(1)                                    # [G, K] factors all inliers share
     assert (shared[ctx]).all(), "a context factor is not constant over the inliers"
     assert (shared == ctx)[varies].all(), "the context is not exactly the set of factors the inliers share"
-    assert (dif == (ctx & (out != inl[:, 0]))).all(), "differs is not the set of context factors where the outlier differs"
+    assert (dif == (ctx & (out != inl[:, 0]))).all(), \
+        "differs is not the set of context factors where the outlier differs"
     if groups.style == 'seed':
         nd, k = dif.sum(1), ctx.sum(1)
         assert (nd >= 2).all() and (nd >= k - 1).all(), "a seed outlier keeps more than one context value"
@@ -283,7 +290,7 @@ def check_groups(
         assert (groups.twin != o).all() and ((tw != out) == dif).all(), \
             "a single-style outlier is not its twin but for one factor"
 
-# %% ../nbs/00b_groups.ipynb #3ce31be2
+# %% ../nbs/00b_groups.ipynb #f571639c
 def sample_class_groups(
     labels: Tensor | Sequence[int],                      # the class of every picture [N]
     images_fn: Callable[[Tensor], Tensor] | None,        # dataset rows [M] -> pictures [M, C, H, W]; None: no pictures
@@ -291,7 +298,7 @@ def sample_class_groups(
     n: int = 6,                                          # pictures per group
     seed: int = 0,                                       # a seed names a set of groups
     label_names: Sequence[str] | None = None,            # names of the classes
-) -> Groups:
+) -> Groups:                                             # class groups (style 'class', one factor 'class')
     "`n_groups` groups of `n` labelled pictures: `n-1` of one class, the outlier of another."
     y = np.asarray(labels.cpu() if isinstance(labels, Tensor) else labels)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
@@ -330,7 +337,7 @@ def sample_class_groups(
                   ones.clone(), ('class',), 'class', index=torch.from_numpy(index),
                   class_names=list(label_names) if label_names is not None else None)
 
-# %% ../nbs/00b_groups.ipynb #7f28d836
+# %% ../nbs/00b_groups.ipynb #d6409dca
 def show_groups(
     groups: Groups,                                          # groups with pictures
     max_groups: int = 4,                                     # rows to draw
@@ -352,8 +359,8 @@ def show_groups(
         for i in range(n):
             a = fig.add_axes([(pad + i * (size + gap)) / W, y / H, size / W, size / H])
             twin = groups.twin is not None and i == int(groups.twin[r])
-            draw_picture(a, groups.images[r, i], frame='red' if i == int(groups.outlier[r]) else ('tab:blue' if twin else None),
-                         linewidth=3)
+            frame = 'red' if i == int(groups.outlier[r]) else ('tab:blue' if twin else None)
+            draw_picture(a, groups.images[r, i], frame=frame, linewidth=3)
     if title:
         fig.suptitle(title, fontsize=9, y=1 - 0.04 / H, va='top')
     return fig

@@ -20,7 +20,7 @@ __all__ = ['ScoreFn', 'CAM_METHODS', 'METHODS', 'METHOD_LABELS', 'METHOD_NAMES',
            'saliency', 'overlay', 'saliency_figure', 'traverse', 'contribution_bars', 'factor_dims', 'traversal_figure',
            'explain_figure']
 
-# %% ../nbs/06_interpret.ipynb #07b49244
+# %% ../nbs/06_interpret.ipynb #51293b89
 ScoreFn = Callable[[object, Tensor], Tensor]   # (model, group [N, C, H, W]) -> scores [N]
 
 
@@ -36,7 +36,11 @@ class GroupScores(nn.Module):
         self.readout = model.readout                      # (None, or scored through)
         self.model, self.score_fn = model, score_fn or outlier_scores
 
-    def forward(self, images: Tensor) -> Tensor:
+    def forward(
+        self,
+        images: Tensor,   # a group [N, C, H, W]
+    ) -> Tensor:          # its scores [N, 1]
+        "The group's scores as one column."
         s = self.score_fn(self.model, images)
         if not isinstance(s, Tensor) or s.shape != (len(images),):
             got = list(s.shape) if isinstance(s, Tensor) else type(s).__name__
@@ -46,25 +50,50 @@ class GroupScores(nn.Module):
 
 class OwnScore:
     "A `grad-cam` target: the score in the output row it is given (one picture's), times `weight`."
-    def __init__(self, weight: float = 1.0):
+    def __init__(
+        self,
+        weight: float = 1.0,   # the factor of the score (0: the picture is switched off)
+    ):
         self.weight = weight
 
-    def __call__(self, output: Tensor) -> Tensor:
+    def __call__(
+        self,
+        output: Tensor,   # the output row of one picture, [1]
+    ) -> Tensor:          # its score times `weight`
+        "The picture's score, weighted."
         return output.reshape(-1)[0] * self.weight
 
-# %% ../nbs/06_interpret.ipynb #804525d5
+# %% ../nbs/06_interpret.ipynb #34709c01
 CAM_METHODS = ('gradcam', 'gradcam++', 'layercam')
 METHODS = CAM_METHODS + ('gradient',)
 METHOD_LABELS = {'gradcam': 'Grad-CAM (own scale)', 'gradcam++': 'Grad-CAM++ (own scale)',
                  'layercam': 'LayerCAM (own scale)', 'gradient': '|∂score/∂x| (shared scale)'}
-METHOD_NAMES = {'gradcam': 'Grad-CAM', 'gradcam++': 'Grad-CAM++', 'layercam': 'LayerCAM', 'gradient': 'input gradient'}
+METHOD_NAMES = {'gradcam': 'Grad-CAM', 'gradcam++': 'Grad-CAM++', 'layercam': 'LayerCAM',
+                'gradient': 'input gradient'}
 
 
 def _cam_class(method: str):
+    "The `grad-cam` class of a CAM method."
     from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, LayerCAM  # grad-cam: slow to import, needed for CAM maps
     return {'gradcam': GradCAM, 'gradcam++': GradCAMPlusPlus, 'layercam': LayerCAM}[method]
 
 
+@contextlib.contextmanager
+def _untouched(module: nn.Module):
+    "Restore the train/eval mode of the module and of each submodule, and its parameters' `.grad`, afterwards."
+    modes = [(mod, mod.training) for mod in module.modules()]   # grad-cam sets eval mode on every submodule
+    params = list(module.parameters())
+    grads = [p.grad for p in params]
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, gr in zip(params, grads):
+            p.grad = gr
+        for mod, mode in modes:
+            mod.training = mode
+
+# %% ../nbs/06_interpret.ipynb #7ecd3665
 def gaussian_blur(
     maps: Tensor,    # [N, H, W]
     sigma: float,    # pixels; <= 0: no blur
@@ -78,20 +107,6 @@ def gaussian_blur(
     x = F.pad(maps[:, None], (r, r, r, r), mode='replicate')
     x = F.conv2d(F.conv2d(x, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
     return x[:, 0]
-
-
-@contextlib.contextmanager
-def _untouched(module: nn.Module):
-    "Restore the module's train/eval mode and its parameters' `.grad` afterwards (`grad-cam` changes both)."
-    mode, params = module.training, list(module.parameters())
-    grads = [p.grad for p in params]
-    try:
-        with torch.enable_grad():
-            yield
-    finally:
-        for p, gr in zip(params, grads):
-            p.grad = gr
-        module.train(mode)
 
 # %% ../nbs/06_interpret.ipynb #2df6bb76
 def saliency(
@@ -153,7 +168,7 @@ def overlay(
     a = alpha * w[..., None]
     return np.clip((1 - a) * img + a * heat, 0, 1)
 
-# %% ../nbs/06_interpret.ipynb #4a23aa4a
+# %% ../nbs/06_interpret.ipynb #905ff032
 def saliency_figure(
     model,                                                  # a `Model`
     images: Tensor,                                         # a group [N, C, H, W]
@@ -165,7 +180,8 @@ def saliency_figure(
     "Figure: the pictures of a group (top row) and one row of overlays per saliency method, labelled with its scale."
     import matplotlib.pyplot as plt  # matplotlib: imported when a figure is drawn (it is slow to import)
     N = len(images)
-    fig, axes = plt.subplots(len(methods) + 1, N, figsize=(N * size + 1.2, (len(methods) + 1) * size), squeeze=False)
+    fig, axes = plt.subplots(len(methods) + 1, N, figsize=(N * size + 1.2, (len(methods) + 1) * size),
+                             squeeze=False)
     for j in range(N):
         draw_picture(axes[0, j], images[j], frame='red' if j == outlier else None)
     axes[0, 0].set_ylabel('picture', fontsize=7)
@@ -218,7 +234,7 @@ def traverse(
     out = model.decode_codes(codes.reshape(K * V, -1))
     return out.reshape(K, V, *out.shape[1:])
 
-# %% ../nbs/06_interpret.ipynb #c04ee83b
+# %% ../nbs/06_interpret.ipynb #3d55701a
 def contribution_bars(
     ranking: Ranking,             # a ranking
     i: int | None = None,         # the picture (default: the outlier)
@@ -234,7 +250,8 @@ def contribution_bars(
         fig, ax = plt.subplots(figsize=(3, 0.22 * len(shares) + 0.6))
     else:
         fig = ax.figure
-    ax.barh(range(len(shares)), [s for _, s in shares], color=['tab:red' if f in named else 'tab:gray' for f, _ in shares])
+    colours = ['tab:red' if f in named else 'tab:gray' for f, _ in shares]
+    ax.barh(range(len(shares)), [s for _, s in shares], color=colours)
     ax.set_yticks(range(len(shares)), [pretty_name(f) for f, _ in shares], fontsize=7)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
@@ -244,7 +261,7 @@ def contribution_bars(
         ax.set_title(title, fontsize=8)
     return fig
 
-# %% ../nbs/06_interpret.ipynb #cee7d418
+# %% ../nbs/06_interpret.ipynb #02b87474
 def factor_dims(
     model,              # a `Model`
     ranking: Ranking,   # a ranking of a group by the model
@@ -263,7 +280,7 @@ def factor_dims(
     dims = [d for d in score.argsort(descending=True).tolist() if weight[d] > 0.25]
     return (dims or [int(score.argmax())])[:max_dims]
 
-
+# %% ../nbs/06_interpret.ipynb #f95d490c
 def traversal_figure(
     model,                                  # a `Model`
     images: Tensor,                         # a group [N, C, H, W]

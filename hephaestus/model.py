@@ -19,7 +19,7 @@ from .vae import build_model
 # %% auto #0
 __all__ = ['FORMAT', 'ModelCard', 'Model', 'save_model', 'available_pretrained', 'load_pretrained']
 
-# %% ../nbs/04b_model.ipynb #56f28211
+# %% ../nbs/04b_model.ipynb #ae73ef22
 @dataclass
 class ModelCard:
     "A model card in sections: a title, an introduction, `## ` sections in order, and a closing line."
@@ -28,19 +28,26 @@ class ModelCard:
     sections: dict = field(default_factory=dict)      # section title -> markdown body, in order
     footer: str = ''                                  # the closing line (how the card was produced)
 
-    def render(self) -> str:
+    def render(self) -> str:  # markdown
         "The card as markdown."
         parts = [f'# {self.title}', self.intro.strip()]
         parts += [f'## {t}\n{b.strip()}' for t, b in self.sections.items() if b.strip()]
         return '\n\n'.join(p for p in parts + [self.footer.strip()] if p) + '\n'
 
-    def set(self, title: str, body: str) -> ModelCard:
+    def set(
+        self,
+        title: str,   # the section's title
+        body: str,    # its markdown
+    ) -> ModelCard:   # the card itself
         "Replace (or add, at the end) the section `title`."
         self.sections[title] = body
         return self
 
     @classmethod
-    def parse(cls, text: str) -> ModelCard:
+    def parse(
+        cls,
+        text: str,    # a card's markdown, as `render` writes it
+    ) -> ModelCard:
         "A card from its markdown: '# ' title, '## ' sections, a last paragraph that starts with 'Produced by'."
         lines = text.strip('\n').split('\n')
         if not lines or not lines[0].startswith('# '):
@@ -57,14 +64,19 @@ class ModelCard:
             sections[t.strip()] = b.strip('\n')
         return cls(title, chunks[0].strip('\n'), sections, footer.strip())
 
-    def to_state(self) -> dict:
+    def to_state(self) -> dict:  # plain strings and a dict, for a model file
+        "The card as plain data."
         return dict(title=self.title, intro=self.intro, sections=dict(self.sections), footer=self.footer)
 
     @classmethod
-    def from_state(cls, s: dict) -> ModelCard:
+    def from_state(
+        cls,
+        s: dict,      # what `to_state` wrote
+    ) -> ModelCard:
+        "The card of a model file's dict."
         return cls(s['title'], s['intro'], dict(s['sections']), s['footer'])
 
-# %% ../nbs/04b_model.ipynb #843d024d
+# %% ../nbs/04b_model.ipynb #e709bd90
 class Model:
     "A trained VAE with what its latent dimensions mean, its readout, calibrators, card and refiner."
     def __init__(
@@ -82,7 +94,8 @@ class Model:
         info: dict | None = None,                  # anything else the model file records (steps, wall time, ...)
     ):
         if summary.latent_dim != vae.latent_dim:
-            raise ValueError(f"the summary describes {summary.latent_dim} latent dimensions, the VAE has {vae.latent_dim}")
+            raise ValueError(f"the summary describes {summary.latent_dim} latent dimensions, "
+                             f"the VAE has {vae.latent_dim}")
         if readout is not None and readout.latent_dim != vae.latent_dim:
             raise ValueError(f"the readout reads {readout.latent_dim} latent dimensions, the VAE has {vae.latent_dim}")
         self.vae, self.summary, self.name, self.readout = vae.eval(), summary, name, readout
@@ -94,23 +107,24 @@ class Model:
             check_refiner(refiner, vae)
 
     @property
-    def latent_dim(self) -> int:
+    def latent_dim(self) -> int:  # D
         return self.vae.latent_dim
 
     @property
-    def channels(self) -> int:
+    def channels(self) -> int:  # of the pictures
         return self.vae.in_channels
 
     @property
-    def image_size(self) -> int:
+    def image_size(self) -> int:  # of the (square) pictures
         return self.vae.image_size
 
     @property
-    def factor_names(self) -> list[str]:
+    def factor_names(self) -> list[str]:  # the known factors (empty for natural pictures)
         return list(self.summary.factor_names)
 
     @property
-    def method(self) -> str:
+    def method(self) -> str:  # 'readout' or 'robust'
+
         "The ranking `rank_group` uses by default: 'readout' when there is a readout, else 'robust'."
         return 'readout' if self.readout is not None else 'robust'
 
@@ -123,43 +137,68 @@ class Model:
                  'refiner' if self.has_refiner else 'no refiner']
         return f"Model({self.name!r}: {'; '.join(parts)})"
 
-# %% ../nbs/04b_model.ipynb #1c0de856
-def _encode(self: Model, x: Tensor) -> tuple[Tensor, Tensor]:
+# %% ../nbs/04b_model.ipynb #25f5a02b
+def _encode(
+    self: Model,
+    x: Tensor,                   # pictures [N, C, H, W] in [0, 1]
+) -> tuple[Tensor, Tensor]:      # posterior (means, log-variances) [N, D]
     "Pictures [N, C, H, W] in [0, 1] -> posterior (means, log-variances) [N, D]; differentiable."
     return self.vae.encode(x)
 
 
-def _decode(self: Model, z: Tensor) -> Tensor:
+def _decode(
+    self: Model,
+    z: Tensor,                   # codes [N, D]
+) -> Tensor:                     # pictures [N, C, H, W] in [0, 1]
     "Codes [N, D] -> pictures [N, C, H, W] in [0, 1]; differentiable."
     return self.vae.decode(z)
 
 
-def _encode_images(self: Model, x: Tensor, batch: int = 500) -> tuple[Tensor, Tensor]:
+Model.encode, Model.decode = _encode, _decode
+
+# %% ../nbs/04b_model.ipynb #598d8f23
+def _encode_images(
+    self: Model,
+    x: Tensor,                   # pictures [N, C, H, W] in [0, 1]
+    batch: int = 500,            # pictures encoded at once
+) -> tuple[Tensor, Tensor]:      # posterior means and log-variances [N, D]
     "Posterior means and log-variances [N, D] of many pictures, in batches, without gradients."
     return encode_images(self.vae, x, batch)
 
 
 @torch.no_grad()
-def _decode_codes(self: Model, z: Tensor, batch: int = 500) -> Tensor:
+def _decode_codes(
+    self: Model,
+    z: Tensor,                   # codes [N, D]
+    batch: int = 500,            # codes decoded at once
+) -> Tensor:                     # pictures [N, C, H, W] in [0, 1]
     "Pictures of many codes [N, D], decoded in batches without gradients."
     return torch.cat([self.vae.decode(z[i:i + batch]) for i in range(0, len(z), batch)])
 
 
-def _check_images(self: Model, x) -> None:
+Model.encode_images, Model.decode_codes = _encode_images, _decode_codes
+
+# %% ../nbs/04b_model.ipynb #5992abb9
+def _check_images(
+    self: Model,
+    x,                           # what a caller passed as pictures
+) -> None:
     "One clear error unless `x` is a float batch [N, C, H, W] this model takes, in [0, 1]."
     self.vae.check_images(x)
     if not torch.isfinite(x).all():
         raise ValueError("the images contain NaN or infinite pixels")
     lo, hi = float(x.min()), float(x.max())
     if lo < 0 or hi > 1:
-        raise ValueError(f"pixels must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]" + (" (0..255? divide by 255)" if hi > 1.5 else ""))
+        hint = " (0..255? divide by 255)" if hi > 1.5 else ""
+        raise ValueError(f"pixels must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]" + hint)
 
 
-Model.encode, Model.decode, Model.check_images = _encode, _decode, _check_images
-Model.encode_images, Model.decode_codes = _encode_images, _decode_codes
+Model.check_images = _check_images
 
-# %% ../nbs/04b_model.ipynb #724b0208
-def _refiner(self: Model) -> Refiner | None:
+# %% ../nbs/04b_model.ipynb #84883902
+def _refiner(
+    self: Model,
+) -> Refiner | None:   # the refiner, or None
     "The diffusion refiner of this model (loaded from `refiner_path` on first use), or None."
     if self._refiner is None and self.refiner_path is not None:
         r = load_refiner(self.refiner_path)
@@ -168,11 +207,20 @@ def _refiner(self: Model) -> Refiner | None:
     return self._refiner
 
 
-def _has_refiner(self: Model) -> bool:
+def _has_refiner(
+    self: Model,
+) -> bool:             # whether the model has a refiner (loaded or not)
+    "Whether the model has a diffusion refiner, without loading it."
     return self._refiner is not None or self.refiner_path is not None
 
 
-def _refine(self: Model, images: Tensor, seed: int = 0, shared_noise: bool = False, steps: int = 10) -> Tensor:
+def _refine(
+    self: Model,
+    images: Tensor,               # decodes [N, C, H, W] in [0, 1]
+    seed: int = 0,                # seeds the noise
+    shared_noise: bool = False,   # one noise for all pictures (edits of one picture stay alike)
+    steps: int = 10,              # denoising steps
+) -> Tensor:                      # the refined pictures [N, C, H, W]
     "Decodes [N, C, H, W] sharpened by the model's diffusion refiner (`08_diffusion`); ValueError if it has none."
     if not self.has_refiner:
         raise ValueError(f"model {self.name or '(unnamed)'!r} has no diffusion refiner (none is shipped for it)")
@@ -218,19 +266,19 @@ def save_model(
     (out_dir / f'{model.name}.json').write_text(json.dumps(_plain(meta), indent=1))
     return path
 
-# %% ../nbs/04b_model.ipynb #c6a7ba84
+# %% ../nbs/04b_model.ipynb #1be485f3
 def available_pretrained(
     weights_dir: str | Path = WEIGHTS_DIR,   # the folder to look in
 ) -> list[str]:                              # the model names
     "Names of the models shipped in the package (their refiners come with them)."
     return sorted(p.stem for p in Path(weights_dir).glob('*.pt') if not p.stem.endswith('-refiner'))
 
-
+# %% ../nbs/04b_model.ipynb #4123754e
 def load_pretrained(
     name: str = 'shapes3d',                   # a name from `available_pretrained()`
     weights_dir: str | Path = WEIGHTS_DIR,    # the folder to read from
     readout: bool = True,                     # load the factor readout too (False: leave it out)
-) -> Model:
+) -> Model:                                   # in eval mode, on the CPU
     "A shipped model, ready to use (eval mode, CPU): VAE, summary, readout, calibrators, card, and its refiner."
     path = Path(weights_dir) / f'{name}.pt'
     if name.endswith('-refiner'):

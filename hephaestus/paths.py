@@ -11,14 +11,14 @@ import torch
 # %% auto #0
 __all__ = ['PACKAGE_DIR', 'PROJECT_DIR', 'WEIGHTS_DIR', 'data_dir', 'reports_dir', 'reference_dir', 'atomic_save', 'read_file']
 
-# %% ../nbs/00_paths.ipynb #99759e0c
+# %% ../nbs/00_paths.ipynb #c0e35323
 PACKAGE_DIR = Path(__file__).resolve().parent if '__file__' in globals() else Path('.').resolve()
 _root = PACKAGE_DIR.parent
 PROJECT_DIR = _root if (_root / 'settings.ini').exists() else None  # a source checkout, or None when pip-installed
 WEIGHTS_DIR = PACKAGE_DIR / 'weights'
 
 
-def data_dir() -> Path:
+def data_dir() -> Path:  # the folder, created if absent
     "Folder for caches and downloads: `$HEPHAESTUS_DATA`, else the checkout's `data/`, else `~/.cache/hephaestus`."
     env = os.environ.get('HEPHAESTUS_DATA')
     d = Path(env) if env else (PROJECT_DIR / 'data' if PROJECT_DIR else Path.home() / '.cache' / 'hephaestus')
@@ -26,20 +26,20 @@ def data_dir() -> Path:
     return d
 
 
-def reports_dir() -> Path:
+def reports_dir() -> Path:  # the folder (not created)
     "Folder for measured results: the checkout's `reports/`, else `./reports`."
     return PROJECT_DIR / 'reports' if PROJECT_DIR else Path('reports').resolve()
 
 
 def reference_dir(
     existing: bool = True,  # True: None when the folder is absent; False: where it would be
-) -> Path | None:
+) -> Path | None:           # the folder, or None
     "A user's folder of real data: `$HEPHAESTUS_SHARED_DATA`, else `../shared/data` beside the checkout."
     env = os.environ.get('HEPHAESTUS_SHARED_DATA')
     d = Path(env) if env else (PROJECT_DIR.parent / 'shared' / 'data' if PROJECT_DIR else None)
     return d if d is not None and (d.is_dir() or not existing) else None
 
-# %% ../nbs/00_paths.ipynb #f2ac5867
+# %% ../nbs/00_paths.ipynb #a1dab894
 def atomic_save(
     obj,                          # what `torch.save` writes: plain dicts of tensors, numbers, strings
     path: str | os.PathLike,      # the file to write
@@ -57,7 +57,7 @@ def atomic_save(
             os.remove(tmp)
     return path
 
-
+# %% ../nbs/00_paths.ipynb #aad8d16f
 def read_file(
     path: str | os.PathLike,      # a `.pt` file written by `atomic_save`
     formats: str | tuple,         # the format tag(s) the file must carry in its 'format' entry

@@ -70,7 +70,7 @@ def _stack_pictures(images, channels: int) -> Tensor:
                          + ', '.join(f"{n} {t.shape[2]}x{t.shape[1]}" for n, t in zip(names, xs)))
     return torch.stack(xs)
 
-# %% ../nbs/05_ranking.ipynb #dae70ddb
+# %% ../nbs/05_ranking.ipynb #869c9ac6
 def load_group(
     images,               # a tensor [N, C, H, W] (or numpy array) in [0, 1], or a list of PIL images / file paths
     channels: int = 3,    # the channels the model takes
@@ -83,7 +83,8 @@ def load_group(
         check_group_size(len(images), 'images')
         images = _stack_pictures(images, channels)
     if not isinstance(images, Tensor):
-        raise TypeError(f"images must be a tensor [N,C,H,W] or a list of PIL images or paths, got {type(images).__name__}")
+        raise TypeError("images must be a tensor [N,C,H,W] or a list of PIL images or paths, "
+                        f"got {type(images).__name__}")
     x = images
     if x.ndim != 4:
         raise ValueError(f"images must be [N, {channels}, {size}, {size}], got shape {list(x.shape)}")
@@ -101,10 +102,11 @@ def load_group(
         raise ValueError("the images contain NaN or infinite pixels")
     lo, hi = x.min().item(), x.max().item()
     if lo < 0 or hi > 1:
-        raise ValueError(f"pixels must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]" + (" (0..255? divide by 255)" if hi > 1.5 else ""))
+        hint = " (0..255? divide by 255)" if hi > 1.5 else ""
+        raise ValueError(f"pixels must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]{hint}")
     return x
 
-# %% ../nbs/05_ranking.ipynb #f8b75f2c
+# %% ../nbs/05_ranking.ipynb #0292b7de
 METHODS = ('readout', 'robust', 'plain')   # factor by factor through the readout; per latent dimension
 CONTEXT_TOL = 0.5   # a factor is shared when its dimensions' spread over the inliers is below this (dataset units)
 READOUT_CONTEXT_TOL = 4.0   # ... or, in readout units, each inlier within 4 residual variances per coordinate
@@ -119,17 +121,21 @@ class GroupTerms:
     active: Tensor             # [U] bool: the units that count
     factor_names: list[str]    # [F] the factors the units' shares go to
     shares: Tensor             # [U, F] share of each unit that goes to each factor
-    method: str
+    method: str                # the ranking method that made them
     coords: Tensor             # [..., N, U'] what the context is read from (codes in dataset units, or readout units)
     spread: Tensor | None = None       # [..., N, U] the denominators of z2: the others' spread (plus the floor)
     membership: Tensor | None = None   # readout: [C, F] which factor owns each coordinate
 
     @property
-    def evidence(self) -> Tensor:
+    def evidence(self) -> Tensor:   # [..., N, F]
         "[..., N, F]: each picture's evidence for each factor (its squared deviations, shared out by factor)."
         return self.z2 @ self.shares
 
-    def context(self, outlier: int, tol: float | None = None) -> list[str]:
+    def context(
+        self,
+        outlier: int,               # the picture left out (the outlier)
+        tol: float | None = None,   # how tight a shared factor is (None: the method's default)
+    ) -> list[str]:                 # the names of the shared factors
         "The factors the pictures other than `outlier` share (one group)."
         keep = torch.arange(self.coords.shape[-2]) != outlier
         inl = self.coords[keep]
@@ -144,14 +150,14 @@ class GroupTerms:
                 tight[f] = tight.get(f, True) and s < (CONTEXT_TOL if tol is None else tol)
         return [f for f, ok in tight.items() if ok]
 
-# %% ../nbs/05_ranking.ipynb #59abfe53
+# %% ../nbs/05_ranking.ipynb #c94fb61b
 def group_terms(
     model,                          # a `Model` (hephaestus.model)
     mu: Tensor,                     # posterior means [..., N, D] of a group (or of many)
     logvar: Tensor,                 # their log-variances [..., N, D]
     method: str | None = None,      # 'readout', 'robust' or 'plain'; None: the model's default (`model.method`)
     floor: float = FLOOR,           # the floor of the per-dimension spread (latent methods)
-) -> GroupTerms:
+) -> GroupTerms:                    # the terms and what their units are
     "The per-unit squared deviations of a group's codes by a ranking method, and what the units are."
     method = method or model.method
     if method not in METHODS:
@@ -183,11 +189,13 @@ def outlier_scores(
     mu, logvar = model.encode(images)
     return group_terms(model, mu, logvar, method).z2.sum(-1)
 
-# %% ../nbs/05_ranking.ipynb #935a1a56
+# %% ../nbs/05_ranking.ipynb #c1b3e165
 FACTOR_TOL = dict(readout=6.0, robust=24.0, plain=1.0)   # evidence that names a factor (chosen in 05e)
 
 
-def pretty_name(name: str) -> str:
+def pretty_name(
+    name: str,   # a factor's or a latent dimension's name
+) -> str:        # the name as a sentence says it
     "A factor's name for a sentence: 'floor hue'; an unnamed dimension 'z3' becomes 'latent z3'."
     return f'latent {name}' if name[:1] == 'z' and name[1:].isdigit() else name.replace('_', ' ')
 
@@ -197,7 +205,7 @@ def _and(names: Sequence[str]) -> str:
     names = [pretty_name(n) for n in names]
     return names[0] if len(names) == 1 else ', '.join(names[:-1]) + ' and ' + names[-1]
 
-
+# %% ../nbs/05_ranking.ipynb #74aff54c
 @dataclass
 class Ranking:
     "The answer for one group: scores, order, outlier, the factors it breaks, the shared context, and how sure."
@@ -208,8 +216,8 @@ class Ranking:
     names: list[str]          # [U] the units: latent dimensions' names, or the readout's factors
     active: Tensor            # [U] bool
     context: list[str]        # factors the other pictures share
-    method: str = 'readout'
-    images: Tensor | None = field(default=None, repr=False)
+    method: str = 'readout'   # the ranking method
+    images: Tensor | None = field(default=None, repr=False)   # [N, C, H, W] the group (for figures)
     labels: list[str] | None = None             # how to call each picture (file names), default 'image i'
     factor_names: list[str] = field(default_factory=list)   # [F] the factors of the units' shares
     shares: Tensor | None = None                 # [U, F] share of each unit that goes to each factor
@@ -218,35 +226,43 @@ class Ranking:
     factor_tol: float = 6.0                      # evidence that names a factor
 
     @property
-    def order(self) -> Tensor:
+    def order(self) -> Tensor:   # [N] picture indices
+        "[N] the pictures, most outlying first."
         return torch.argsort(self.scores, descending=True, stable=True)
 
     @property
-    def outlier(self) -> int:
+    def outlier(self) -> int:   # a picture index
         "The top-ranked picture (always set; see `has_outlier`)."
         return int(self.order[0])
 
     @property
-    def margin(self) -> float:
+    def margin(self) -> float:   # >= 1
         "Ratio of the top score to the runner-up's (1 = a tie)."
         s = self.scores[self.order]
         return float(s[0] / s[1].clamp(min=1e-12))
 
     @property
-    def has_outlier(self) -> bool:
+    def has_outlier(self) -> bool:   # False: "no clear outlier"
         "Whether a picture stands out: the confidence reaches the calibrator's threshold (True without a calibrator)."
         return self.confidence is None or self.confidence >= self.threshold
 
-    def label(self, i: int) -> str:
+    def label(
+        self,
+        i: int,   # a picture's position in the group
+    ) -> str:     # its label
+        "What picture `i` is called: its label, or 'image i'."
         return self.labels[i] if self.labels else f'image {i}'
 
-# %% ../nbs/05_ranking.ipynb #cb633046
+# %% ../nbs/05_ranking.ipynb #92a2caae
 def _evidence(self: Ranking, i: int) -> Tensor:
     "[F] picture `i`'s squared deviations shared out by factor."
     return (self.contributions[i] * self.scores[i]) @ self.shares
 
 
-def _factors_for(self: Ranking, i: int) -> list[tuple[str, float]]:
+def _factors_for(
+    self: Ranking,
+    i: int,                          # a picture's position in the group
+) -> list[tuple[str, float]]:        # [(factor, share), ...], largest share first
     "All factors ranked by their share of picture `i`'s score: [(factor, share), ...]."
     share = _evidence(self, i) / self.scores[i].clamp(min=1e-12)
     return sorted(zip(self.factor_names, share.tolist()), key=lambda kv: -kv[1])
@@ -265,8 +281,10 @@ Ranking.factors_for = _factors_for
 Ranking.factors = property(_factors)
 Ranking.factor = property(lambda self: self.factors[0][0])
 
-# %% ../nbs/05_ranking.ipynb #e0f66307
-def _explain(self: Ranking) -> str:
+# %% ../nbs/05_ranking.ipynb #0ebddfdf
+def _explain(
+    self: Ranking,
+) -> str:   # the explanation
     "One sentence: the odd one out (or that there is none), how sure, what the others share, every factor it breaks."
     o = self.outlier
     named = [c for c in self.context if not (c[:1] == 'z' and c[1:].isdigit())]  # unnamed dims say little to a reader
@@ -279,7 +297,9 @@ def _explain(self: Ranking) -> str:
     return f"{self.label(o)} is the odd one out{sure}: {ctx}; {self.label(o)} has a different {broken}."
 
 
-def _table(self: Ranking) -> str:
+def _table(
+    self: Ranking,
+) -> str:   # a header line and one line per picture
     "The ranking as a text table: rank, picture, score, the top factors of its score."
     rows = [f"{'rank':>4}  {'image':<24} {'score':>9}  top factors"]
     for r, i in enumerate(self.order.tolist()):
@@ -288,7 +308,9 @@ def _table(self: Ranking) -> str:
     return '\n'.join(rows)
 
 
-def _to_dict(self: Ranking) -> dict:
+def _to_dict(
+    self: Ranking,
+) -> dict:  # the fields of the answer, rounded
     "A plain JSON-ready summary."
     n = len(self.scores)
     return dict(method=self.method, outlier=self.outlier, label=self.label(self.outlier), has_outlier=self.has_outlier,
@@ -301,7 +323,7 @@ def _to_dict(self: Ranking) -> dict:
 
 Ranking.explain, Ranking.table, Ranking.to_dict = _explain, _table, _to_dict
 
-# %% ../nbs/05_ranking.ipynb #c3b75a2d
+# %% ../nbs/05_ranking.ipynb #67c3ad4b
 def rank_group(
     model,                                   # a `Model` (`load_pretrained(name)`)
     images,                                  # a group: tensor [N, C, H, W] in [0, 1], PIL images or image paths
@@ -309,7 +331,7 @@ def rank_group(
     labels: Sequence[str] | None = None,     # names of the pictures (default: file names, else 'image i')
     floor: float = FLOOR,                    # floor of the per-dimension spread (latent methods)
     context_tol: float | None = None,        # tolerance of the shared context (default: the method's)
-) -> Ranking:
+) -> Ranking:                                # the answer
     "Rank a group of >= 3 pictures, most outlying first: the odd one out, every factor it breaks, and how sure."
     if labels is None and isinstance(images, (list, tuple)) and all(isinstance(p, (str, Path)) for p in images):
         labels = [Path(p).name for p in images]

@@ -20,10 +20,11 @@ from .summary import encode_classes
 __all__ = ['KNOWN_KINDS', 'READOUT_HIDDEN', 'READOUT_MEMBERS', 'factor_kinds', 'factor_coords', 'FactorReadout', 'readout_split',
            'fit_readout']
 
-# %% ../nbs/05a_readout.ipynb #691a0c21
+# %% ../nbs/05a_readout.ipynb #e0f88e03
 KNOWN_KINDS = {   # the factors of the project's datasets, by their names
     # 3D Shapes (floor_hue, wall_hue, object_hue, scale, shape, orientation): hues go round, orientation spans -30..30°
-    tuple(FACTOR_NAMES): (('circular', 1), ('circular', 1), ('circular', 1), ('ordinal',), ('categorical',), ('ordinal',)),
+    tuple(FACTOR_NAMES): (('circular', 1), ('circular', 1), ('circular', 1), ('ordinal',), ('categorical',),
+                          ('ordinal',)),
     # dSprites (shape, scale, orientation, posX, posY): orientation spans the full turn
     tuple(DSPRITES_FACTORS): (('categorical',), ('ordinal',), ('circular', 1, 2, 4), ('ordinal',), ('ordinal',)),
 }
@@ -39,7 +40,7 @@ def factor_kinds(
         return known
     return tuple(('categorical',) if s <= 4 else ('ordinal',) for s in sizes)
 
-
+# %% ../nbs/05a_readout.ipynb #f3cc3ec3
 def _coords_of(x: Tensor, S: int, kind: tuple) -> Tensor:
     "Coordinates [N, C_j] of one factor's classes [N]."
     if kind[0] == 'categorical':
@@ -66,7 +67,7 @@ def factor_coords(
     owner = [j for j, part in enumerate(cols) for _ in range(part.shape[1])]
     return torch.cat(cols, 1), torch.tensor(owner)
 
-# %% ../nbs/05a_readout.ipynb #1fb2c050
+# %% ../nbs/05a_readout.ipynb #f09fe28a
 READOUT_HIDDEN, READOUT_MEMBERS = 512, 3   # width of each network, and how many are averaged (chosen below)
 
 
@@ -77,7 +78,7 @@ class FactorReadout(nn.Module):
         dims: Sequence[int],            # the latent dimensions it reads (the active ones)
         latent_std: Tensor,             # [D] the dataset spread of every latent dimension
         owner: Tensor,                  # [C] the factor that owns each coordinate
-        factor_names: Sequence[str],    # [F]
+        factor_names: Sequence[str],    # [F] the factors
         kinds: Sequence[tuple],         # how each factor is written (`factor_kinds`)
         sizes: Sequence[int],           # values of each factor
         hidden: int = READOUT_HIDDEN,   # width of each network
@@ -96,10 +97,14 @@ class FactorReadout(nn.Module):
         self.report: dict = {}
 
     @property
-    def latent_dim(self) -> int:
+    def latent_dim(self) -> int:   # the latent size of the model it reads
+        "The latent size of the model it reads."
         return len(self.latent_std)
 
-    def coords(self, mu: Tensor) -> Tensor:
+    def coords(
+        self,
+        mu: Tensor,   # latent means [..., D]
+    ) -> Tensor:      # factor coordinates [..., C]
         "Factor coordinates [..., C] of latent means [..., D]: the members' mean."
         if mu.shape[-1] != self.latent_dim:
             raise ValueError(f"the readout reads {self.latent_dim} latent dimensions, got {mu.shape[-1]}")
@@ -108,20 +113,29 @@ class FactorReadout(nn.Module):
         x = (mu / self.latent_std)[..., self.dims]
         return sum(net(x) for net in self.nets) / len(self.nets)
 
-    def units(self, mu: Tensor) -> Tensor:
+    def units(
+        self,
+        mu: Tensor,   # latent means [..., D]
+    ) -> Tensor:      # factor coordinates [..., C] over `sigma`
         "Factor coordinates in units of their held-out residual."
         return self.coords(mu) / self.sigma
 
-    def membership(self) -> Tensor:
+    def membership(self) -> Tensor:   # [C, F]
         "[C, F] one-hot: which factor owns each coordinate."
         return nn.functional.one_hot(self.owner, len(self.factor_names)).float()
 
-    def deviations(self, mu: Tensor, **kw) -> Tensor:
+    def deviations(
+        self,
+        mu: Tensor,   # latent means [..., N, D] of a group (or of many)
+        **kw,         # `spread`, `floor`, `with_spread` of `factor_deviations`
+    ) -> Tensor:      # z_f^2 [..., N, F]
         "z_f^2 [..., N, F] of the latent means [..., N, D] of a group (`deviations.factor_deviations`)."
         return factor_deviations(self.units(mu), self.membership(), **kw)
 
-# %% ../nbs/05a_readout.ipynb #18e2d459
-def _describe(self: FactorReadout) -> str:
+# %% ../nbs/05a_readout.ipynb #56d43a6d
+def _describe(
+    self: FactorReadout,
+) -> str:   # markdown text
     "A model-card section: how the readout was fitted and how well it reads each factor on held-out pictures."
     r = self.report
     if not r:
@@ -134,7 +148,9 @@ def _describe(self: FactorReadout) -> str:
             f"it reads is right for: {acc}.\n")
 
 
-def _to_state(self: FactorReadout) -> dict:
+def _to_state(
+    self: FactorReadout,
+) -> dict:  # plain types and tensors
     "Plain dict for a model file."
     return dict(dims=self.dims.tolist(), latent_std=self.latent_std.tolist(), owner=self.owner.tolist(),
                 factor_names=self.factor_names, kinds=[list(k) for k in self.kinds], sizes=self.sizes,
@@ -142,8 +158,11 @@ def _to_state(self: FactorReadout) -> dict:
                 report=self.report)
 
 
-def _from_state(s: dict, latent_dim: int | None = None) -> FactorReadout:
-    "The readout of a model file's dict; ValueError if it is damaged or does not fit a model of `latent_dim` dimensions."
+def _from_state(
+    s: dict,                        # a readout's `to_state()`
+    latent_dim: int | None = None,  # the latent size of the model it goes with (None: not checked)
+) -> FactorReadout:                 # the readout, in eval mode
+    "The readout of a model file's dict; ValueError if it is damaged or does not fit `latent_dim` dimensions."
     if isinstance(s, dict) and 'state' in s and 'members' not in s:
         raise ValueError("the factor readout in this file has an older layout (one network); fit a new one with "
                          "`python tools/add_readout.py NAME`")
@@ -162,7 +181,7 @@ def _from_state(s: dict, latent_dim: int | None = None) -> FactorReadout:
 FactorReadout.describe, FactorReadout.to_state = _describe, _to_state
 FactorReadout.from_state = staticmethod(_from_state)
 
-# %% ../nbs/05a_readout.ipynb #fb65fb03
+# %% ../nbs/05a_readout.ipynb #69d001ea
 def readout_split(
     source,              # a factor source
     n: int = 20_000,     # pictures to fit on (about)
@@ -177,7 +196,7 @@ def readout_split(
     held = uniq[torch.randperm(len(uniq), generator=torch.Generator().manual_seed(seed))[:k]]
     return classes, torch.isin(key, held)
 
-
+# %% ../nbs/05a_readout.ipynb #05d35d0a
 def _nearest_class(c: Tensor, owner: Tensor, sizes: Sequence[int], kinds: Sequence[tuple]) -> Tensor:
     "Classes [N, K] whose coordinates lie nearest to `c` [N, C], factor by factor."
     out = []
@@ -188,10 +207,10 @@ def _nearest_class(c: Tensor, owner: Tensor, sizes: Sequence[int], kinds: Sequen
         out.append(torch.cdist(c[:, owner == j], table).argmin(1))
     return torch.stack(out, 1)
 
-# %% ../nbs/05a_readout.ipynb #56497e7d
+
 def _fit_member(net: nn.Module, xt: Tensor, yt: Tensor, xv: Tensor, yv: Tensor, g: torch.Generator, epochs: int,
                 patience: int, lr: float, desc: str, progress: bool) -> int:
-    "Fit one network by least squares (Adam, batches of 200 drawn with `g`), keeping its best held-out state; epochs run."
+    "Fit one network by least squares (Adam, batches of 200 from `g`), keeping its best held-out state; epochs run."
     for m in net:
         if isinstance(m, nn.Linear):
             m.reset_parameters()
@@ -232,7 +251,7 @@ def fit_readout(
     patience: int = 10,                   # epochs without a better held-out loss before a network stops
     lr: float = 1e-3,                     # Adam's learning rate
     progress: bool = False,               # show progress bars
-) -> FactorReadout:
+) -> FactorReadout:                       # fitted, in eval mode, its report filled in
     "Fit a `FactorReadout` of `model` on labelled pictures of its factor `source`."
     names, sizes = list(source.factor_names), [int(s) for s in source.factor_sizes]
     kinds = tuple(tuple(k) for k in (kinds or factor_kinds(names, sizes)))

@@ -14,10 +14,10 @@ from .paths import atomic_save, read_file
 # %% auto #0
 __all__ = ['choose_device', 'option_name', 'config_argv', 'Run']
 
-# %% ../nbs/02a_runs.ipynb #d535f118
+# %% ../nbs/02a_runs.ipynb #4e2dd52c
 def choose_device(
     name: str,   # 'auto' (cuda if present), 'cpu' or 'cuda'
-) -> torch.device:
+) -> torch.device:  # the device
     "The device a run trains on; ValueError for 'cuda' without a GPU."
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -25,12 +25,14 @@ def choose_device(
         raise ValueError("device 'cuda' asked for, but no GPU is available")
     return torch.device(name)
 
-
-def option_name(field_name: str) -> str:
+# %% ../nbs/02a_runs.ipynb #d813e994
+def option_name(
+    field_name: str,  # a config field, e.g. 'batch_size'
+) -> str:             # its option, e.g. '--batch-size'
     "The command-line option of a config field: 'batch_size' -> '--batch-size'."
     return '--' + field_name.replace('_', '-')
 
-
+# %% ../nbs/02a_runs.ipynb #cde0cfdf
 def config_argv(
     cfg: dict,                      # a saved config (`asdict` of a config dataclass)
     config_cls,                     # its dataclass (its defaults are left out)
@@ -44,7 +46,7 @@ def config_argv(
                       if f.name != 'out' and text(cfg.get(f.name)) != text(getattr(default, f.name))]
     return ' '.join(parts + [f"--out {cfg.get('out')}"])
 
-# %% ../nbs/02a_runs.ipynb #7dcce364
+# %% ../nbs/02a_runs.ipynb #c2fd4116
 class Run:
     "A training run's folder, checkpoints, resume, random state, time budget, divergence guard and log."
     def __init__(
@@ -63,16 +65,64 @@ class Run:
         self._acc, self._n, self._seen, self.bar = {}, 0, 0, None
 
     @property
-    def wall(self) -> float:
+    def wall(self) -> float:  # seconds
         "Seconds trained, earlier invocations of the run included."
         return self.wall0 + time.time() - self.t0
 
-    def say(self, message: str) -> None:
+    def say(
+        self,
+        message: str,  # a line for the user
+    ) -> None:
+        "Print `message` (rank 0, when the run shows progress)."
         if self.rank == 0 and self.progress:
             print(message)
 
-# %% ../nbs/02a_runs.ipynb #4eb89add
-def _resume(self: Run, resume: bool, **expect) -> dict | None:
+# %% ../nbs/02a_runs.ipynb #e61b93e8
+def _start(
+    self: Run,
+    total: int,   # the run's last step (the progress bar's length)
+    desc: str,    # the progress bar's label
+) -> None:
+    "Write `config.json` and start the clock and the progress bar."
+    if self.rank == 0:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / 'config.json').write_text(json.dumps(asdict(self.config), indent=1))
+    self.t0 = time.time()
+    self.bar = tqdm(total=total, initial=self.step, desc=desc, disable=not self.progress or self.rank != 0,
+                    leave=False)
+
+
+def _finish(
+    self: Run,
+) -> Path:   # `last.pt` of the run
+    "Close the progress bar; the path of the last checkpoint."
+    if self.bar is not None:
+        self.bar.close()
+    return self.last
+
+
+Run.start, Run.finish = _start, _finish
+
+# %% ../nbs/02a_runs.ipynb #b6515aaa
+def _save(
+    self: Run,
+    state: dict,              # what the loop saves: model, optimiser, model config, ...
+    path: Path | None = None,  # where (default `last.pt`)
+    history: bool = True,     # include the log records (snapshots leave them out)
+) -> Path | None:             # the file written; None on ranks other than 0
+    "Write a checkpoint atomically (rank 0): `state` plus format, step, config, random state, history, wall time."
+    if self.rank != 0:
+        return None
+    blob = dict(state, format=self.fmt, step=self.step, train_config=asdict(self.config), rng=self.gen.get_state(),
+                torch_rng=torch.get_rng_state(), history=self.history if history else [], wall_time=self.wall)
+    return atomic_save(blob, path or self.last)
+
+
+def _resume(
+    self: Run,
+    resume: bool,   # read `last.pt` if the run folder has one (False: start afresh)
+    **expect,       # entries the checkpoint must hold, e.g. model_config=..., vae_id=...
+) -> dict | None:   # the checkpoint, or None when starting afresh
     "Read `last.pt` when resuming: check its entries against `expect`, restore step, history, wall time, random state."
     if not resume or not self.last.exists():
         if resume:
@@ -89,28 +139,14 @@ def _resume(self: Run, resume: bool, **expect) -> dict | None:
     return ck
 
 
-def _start(self: Run, total: int, desc: str) -> None:
-    "Write `config.json` and start the clock and the progress bar."
-    if self.rank == 0:
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / 'config.json').write_text(json.dumps(asdict(self.config), indent=1))
-    self.t0 = time.time()
-    self.bar = tqdm(total=total, initial=self.step, desc=desc, disable=not self.progress or self.rank != 0, leave=False)
+Run.resume, Run.save = _resume, _save
 
-
-def _save(self: Run, state: dict, path: Path | None = None, history: bool = True) -> Path | None:
-    "Write a checkpoint atomically (rank 0): `state` plus format, step, config, random state, history, wall time."
-    if self.rank != 0:
-        return None
-    blob = dict(state, format=self.fmt, step=self.step, train_config=asdict(self.config), rng=self.gen.get_state(),
-                torch_rng=torch.get_rng_state(), history=self.history if history else [], wall_time=self.wall)
-    return atomic_save(blob, path or self.last)
-
-
-Run.resume, Run.start, Run.save = _resume, _start, _save
-
-# %% ../nbs/02a_runs.ipynb #449cbd2d
-def _out_of_time(self: Run, minutes: float, total: bool = True) -> bool:
+# %% ../nbs/02a_runs.ipynb #16086d64
+def _out_of_time(
+    self: Run,
+    minutes: float,      # the budget in minutes; 0: none
+    total: bool = True,  # count the whole run (False: only this invocation)
+) -> bool:               # True when the budget is spent
     "Whether the time budget (`minutes`, 0: none) is spent: of the whole run, or (`total=False`) of this invocation."
     if minutes and (self.wall if total else time.time() - self.t0) > 60 * minutes:
         self.say(f"time budget of {minutes} min spent at step {self.step}")
@@ -118,7 +154,12 @@ def _out_of_time(self: Run, minutes: float, total: bool = True) -> bool:
     return False
 
 
-def _guard(self: Run, what: str, value: float, hint: str) -> None:
+def _guard(
+    self: Run,
+    what: str,     # what is checked, for the message ('loss', 'gradient')
+    value: float,  # its value at this step
+    hint: str,     # what to change before resuming ('lower --lr')
+) -> None:
     "Stop the run with a clear error when `what` (the loss, the gradient norm) is no longer finite."
     if not math.isfinite(value):
         last = self.last if self.last.exists() else '(none yet)'
@@ -126,7 +167,18 @@ def _guard(self: Run, what: str, value: float, hint: str) -> None:
                                  f"{last}: {hint}, then --resume")
 
 
-def _record(self: Run, logs: dict, images: int, every: int, total: int, show=('loss',), **extra) -> dict | None:
+Run.out_of_time, Run.guard = _out_of_time, _guard
+
+# %% ../nbs/02a_runs.ipynb #b18b13d6
+def _record(
+    self: Run,
+    logs: dict,            # this step's numbers (name -> float)
+    images: int,           # pictures seen in this step (all processes)
+    every: int,            # write a record every `every` steps
+    total: int,            # the run's last step (always recorded)
+    show=('loss',),        # the logs shown on the progress bar
+    **extra,               # more entries for the record (e.g. lr=...)
+) -> dict | None:          # the record when one is written, else None
     "Count one step: accumulate `logs`; every `every` steps (and at the end) write their mean to `log.jsonl`."
     self.step += 1
     self._seen += images
@@ -137,7 +189,8 @@ def _record(self: Run, logs: dict, images: int, every: int, total: int, show=('l
     if self.step % every and self.step != total:
         return None
     rate = self._seen / (time.time() - self.t0)
-    rec = {k: v / self._n for k, v in self._acc.items()} | extra | dict(step=self.step, images_per_s=rate, wall=self.wall)
+    means = {k: v / self._n for k, v in self._acc.items()}
+    rec = means | extra | dict(step=self.step, images_per_s=rate, wall=self.wall)
     self.history.append(rec)
     self._acc, self._n = {}, 0
     self.bar.set_postfix({k: f"{rec[k]:.4g}" for k in show} | dict(img_s=f"{rate:.0f}"))
@@ -147,11 +200,4 @@ def _record(self: Run, logs: dict, images: int, every: int, total: int, show=('l
     return rec
 
 
-def _finish(self: Run) -> Path:
-    "Close the progress bar; the path of the last checkpoint."
-    if self.bar is not None:
-        self.bar.close()
-    return self.last
-
-
-Run.out_of_time, Run.guard, Run.record, Run.finish = _out_of_time, _guard, _record, _finish
+Run.record = _record

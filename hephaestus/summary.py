@@ -14,7 +14,7 @@ from .metrics import active_dims, mutual_info_matrix, name_latents
 # %% auto #0
 __all__ = ['LatentSummary', 'encode_images', 'encode_classes', 'latent_summary', 'summary_from_codes']
 
-# %% ../nbs/04a_summary.ipynb #4a5ca56d
+# %% ../nbs/04a_summary.ipynb #5602572b
 def _active(kl: Tensor, std: Tensor) -> Tensor:
     "Active dimensions: informative (mean KL > 0.01 nats) and varying (variance of the posterior mean > 0.01)."
     return torch.as_tensor(active_dims(kl_per_dim=kl.numpy(), variance=(std**2).numpy()))
@@ -38,18 +38,18 @@ class LatentSummary:
     seed: int = 0                                 # the seed that drew them
 
     @property
-    def latent_dim(self) -> int:
+    def latent_dim(self) -> int:  # D
         return len(self.std)
 
     @property
-    def has_factors(self) -> bool:
+    def has_factors(self) -> bool:  # whether it was measured on data with known factors
         return bool(self.factor_names)
 
-    def scale(self) -> tuple[Tensor, Tensor]:
+    def scale(self) -> tuple[Tensor, Tensor]:  # (spread [D], active [D] bool)
         "(spread [D], active [D] bool): the unit of each dimension, and whether it counts."
         return self.std.float().clamp(min=1e-6), self.active.bool()
 
-    def names(self) -> list[str]:
+    def names(self) -> list[str]:  # [D] names
         "What to call each dimension: its factor, else its measured label, else 'zD'."
         labels = self.labels or [None] * self.latent_dim
         return [f or lab or f'z{d}' for d, (f, lab) in enumerate(zip(self.factor_of_dim, labels))]
@@ -68,8 +68,10 @@ class LatentSummary:
             raise ValueError(f"no active latent dimension encodes {name!r}; named: {', '.join(known) or 'none'}")
         return dims
 
-# %% ../nbs/04a_summary.ipynb #ddc7318d
-def _factor_map(self: LatentSummary) -> tuple[list[str], Tensor]:
+# %% ../nbs/04a_summary.ipynb #ef56a88a
+def _factor_map(
+    self: LatentSummary,
+) -> tuple[list[str], Tensor]:  # (factor names [F], share [D, F])
     "(factor names [F], share [D, F] of each dimension that goes to each factor; inactive rows 0)."
     act = self.active.bool()
     if self.mi is not None and self.factor_names:
@@ -86,8 +88,15 @@ def _factor_map(self: LatentSummary) -> tuple[list[str], Tensor]:
     return cols, W
 
 
-def _code_range(self: LatentSummary, spread: float = 2.0) -> tuple[Tensor, Tensor]:
-    "Per-dimension range [D] of the data's codes: a named dimension's span of its factor's centroids, else mean ± `spread` std."
+LatentSummary.factor_map = _factor_map
+
+# %% ../nbs/04a_summary.ipynb #7c4ce918
+def _code_range(
+    self: LatentSummary,
+    spread: float = 2.0,          # for dimensions without centroids: mean ± `spread` std
+) -> tuple[Tensor, Tensor]:       # (low [D], high [D])
+    ("Per-dimension range [D] of the data's codes: a named dimension's span of its factor's centroids, "
+     "else mean ± `spread` std.")
     std = self.scale()[0]
     lo, hi = self.mean - spread * std, self.mean + spread * std
     for d, f in enumerate(self.factor_of_dim):
@@ -97,17 +106,21 @@ def _code_range(self: LatentSummary, spread: float = 2.0) -> tuple[Tensor, Tenso
     return lo, hi
 
 
-LatentSummary.factor_map = _factor_map
 LatentSummary.code_range = _code_range
 
-# %% ../nbs/04a_summary.ipynb #8946a541
-def _editable(self: LatentSummary) -> list[str]:
+# %% ../nbs/04a_summary.ipynb #60021842
+def _editable(
+    self: LatentSummary,
+) -> list[str]:   # factor names
     "The factors a change can set: those with centroids and at least one active latent dimension."
     names = self.names()
     return [f for f in self.factor_names if f in self.centroids and any(
         nm == f and bool(a) for nm, a in zip(names, self.active))]
 
 
+LatentSummary.editable = _editable
+
+# %% ../nbs/04a_summary.ipynb #9bfa63f3
 def _centroid_distances(self: LatentSummary, factor: str, code: Tensor) -> Tensor:
     "Squared distance [values] of `code` [D] to each value centroid of `factor`, in its dimensions (dataset units)."
     ds = self.dims_of(factor)
@@ -115,22 +128,31 @@ def _centroid_distances(self: LatentSummary, factor: str, code: Tensor) -> Tenso
     return (((self.centroids[factor][:, ds] - code[ds]) / std[ds]) ** 2).sum(1)
 
 
-def _nearest_value(self: LatentSummary, factor: str, code: Tensor) -> int:
+def _nearest_value(
+    self: LatentSummary,
+    factor: str,     # a factor with centroids
+    code: Tensor,    # a code [D]
+) -> int:            # the value class
     "The value class of `factor` whose centroid is nearest `code` [D] (a picture's own value)."
     return int(_centroid_distances(self, factor, code).argmin())
 
 
-def _farthest_value(self: LatentSummary, factor: str, code: Tensor) -> int:
+def _farthest_value(
+    self: LatentSummary,
+    factor: str,     # a factor with centroids
+    code: Tensor,    # a code [D]
+) -> int:            # the value class
     "The value class of `factor` whose centroid lies farthest from `code` [D]."
     return int(_centroid_distances(self, factor, code).argmax())
 
 
-LatentSummary.editable = _editable
 LatentSummary.nearest_value = _nearest_value
 LatentSummary.farthest_value = _farthest_value
 
-# %% ../nbs/04a_summary.ipynb #5b77f59f
-def _to_state(self: LatentSummary) -> dict:
+# %% ../nbs/04a_summary.ipynb #d0c7c630
+def _to_state(
+    self: LatentSummary,
+) -> dict:   # plain lists, dicts and tensors
     "Plain dict for a model file."
     return dict(std=self.std, mean=self.mean, kl=self.kl, factor_of_dim=list(self.factor_of_dim), mi=self.mi,
                 centroids=dict(self.centroids), factor_names=list(self.factor_names),
@@ -138,7 +160,9 @@ def _to_state(self: LatentSummary) -> dict:
                 n=self.n, seed=self.seed)
 
 
-def _from_state(s: dict) -> LatentSummary:
+def _from_state(
+    s: dict,   # what `to_state` wrote
+) -> LatentSummary:
     "The summary of a model file's dict (activity recomputed with today's rule)."
     active = _active(s['kl'], s['std'])
     fod = [f if a else None for f, a in zip(s['factor_of_dim'], active.tolist())]
@@ -148,20 +172,25 @@ def _from_state(s: dict) -> LatentSummary:
                          list(s['factor_sizes']), dict(s['value_names']), s['labels'], s['n'], s['seed'])
 
 
-def _describe(self: LatentSummary) -> str:
+LatentSummary.to_state = _to_state
+LatentSummary.from_state = staticmethod(_from_state)
+
+# %% ../nbs/04a_summary.ipynb #a8dde0a1
+def _describe(
+    self: LatentSummary,
+) -> str:   # a markdown table, one row per dimension
     "The model card's table of dimensions: factor, KL, spread."
     rows = ['| dim | factor | KL (nats) | std of mean |', '|---|---|---|---|']
     for d, nm in enumerate(self.names()):
-        what = nm if self.active[d] and not nm.startswith('z') else ('inactive' if not self.active[d] else 'unclear')
+        named = self.active[d] and not nm.startswith('z')
+        what = nm if named else ('inactive' if not self.active[d] else 'unclear')
         rows.append(f"| z{d} | {what} | {float(self.kl[d]):.2f} | {float(self.std[d]):.2f} |")
     return '\n'.join(rows)
 
 
-LatentSummary.to_state = _to_state
-LatentSummary.from_state = staticmethod(_from_state)
 LatentSummary.describe = _describe
 
-# %% ../nbs/04a_summary.ipynb #586df872
+# %% ../nbs/04a_summary.ipynb #7cca85f1
 @torch.no_grad()
 def encode_images(
     vae,                     # a VAE (anything with `encode`)
@@ -172,7 +201,7 @@ def encode_images(
     out = [vae.encode(images[i:i + batch]) for i in range(0, len(images), batch)]
     return torch.cat([o[0] for o in out]), torch.cat([o[1] for o in out])
 
-
+# %% ../nbs/04a_summary.ipynb #d1a3ade5
 @torch.no_grad()
 def encode_classes(
     vae,                    # a VAE (anything with `encode`)
@@ -189,7 +218,7 @@ def encode_classes(
         lvs.append(lv)
     return torch.cat(mus), torch.cat(lvs)
 
-
+# %% ../nbs/04a_summary.ipynb #5e7f1d6a
 def _kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).mean(0)
 
@@ -216,7 +245,7 @@ def latent_summary(
                          list(source.factor_names), [int(s) for s in source.factor_sizes], value_names(source),
                          n=n, seed=seed)
 
-
+# %% ../nbs/04a_summary.ipynb #7e83ba4e
 def summary_from_codes(
     mu: Tensor,                        # posterior means [N, D] of pictures of the data
     logvar: Tensor,                    # their log-variances [N, D]

@@ -14,7 +14,7 @@ from .summary import LatentSummary
 # %% auto #0
 __all__ = ['StripeSource', 'StripeEncoder', 'stripe_model']
 
-# %% ../nbs/04c_toys.ipynb #81add4b1
+# %% ../nbs/04c_toys.ipynb #df8f3375
 class StripeSource:
     "A toy factor source: factor j is the j-th horizontal stripe, its brightness the class."
     def __init__(
@@ -33,17 +33,26 @@ class StripeSource:
         self.colour = hues[torch.arange(K) % len(hues)]                    # [K, 3]
         self.band = torch.arange(size) * K // size                         # stripe of each row
 
-    def levels(self, classes: Tensor) -> Tensor:
+    def levels(
+        self,
+        classes: Tensor,   # classes [N, K], possibly fractional
+    ) -> Tensor:           # brightness [N, K] in [0.15, 1]
         "Brightness [N, K] of each stripe for (possibly fractional) classes [N, K]."
         S = torch.tensor(self.factor_sizes, dtype=torch.float32)
         return 0.15 + 0.85 * classes / (S - 1).clamp(min=1)
 
-    def draw(self, level: Tensor) -> Tensor:
+    def draw(
+        self,
+        level: Tensor,     # stripe brightnesses [N, K]
+    ) -> Tensor:           # pictures [N, 3, size, size] in [0, 1]
         "Pictures [N, 3, size, size] of stripe brightnesses [N, K]."
         rows = level[:, self.band, None] * self.colour[self.band]          # [N, size, 3]
         return rows.clamp(0, 1).permute(0, 2, 1)[..., None].expand(-1, -1, -1, self.size).clone()
 
-    def images(self, classes: Tensor) -> Tensor:
+    def images(
+        self,
+        classes: Tensor,   # factor classes [N, K] (integers)
+    ) -> Tensor:           # pictures [N, 3, size, size] in [0, 1]
         "Pictures float [N, 3, size, size] for factor `classes` [N, K]."
         c = torch.as_tensor(classes).long()
         S = torch.tensor(self.factor_sizes)
@@ -53,7 +62,7 @@ class StripeSource:
             raise ValueError("class out of range")
         return self.draw(self.levels(c.float()))
 
-# %% ../nbs/04c_toys.ipynb #b6f9db3a
+# %% ../nbs/04c_toys.ipynb #d4cf8876
 class StripeEncoder(nn.Module):
     "An ideal VAE for `StripeSource` pictures: dimension k is factor k's class; an extra dimension is inactive."
     def __init__(
@@ -72,24 +81,36 @@ class StripeEncoder(nn.Module):
         self.source, self.noise = source, noise
         self.in_channels, self.image_size, self.latent_dim = 3, S, K + 1
 
-    def check_images(self, x: Tensor) -> None:
+    def check_images(
+        self,
+        x: Tensor,         # what a caller passed as pictures
+    ) -> None:
+        "One clear error unless `x` is a batch [N, 3, size, size]."
         if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != (3, self.image_size, self.image_size):
             raise ValueError(f"expected images of shape [N, 3, {self.image_size}, {self.image_size}], "
                              f"got {list(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
 
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def encode(
+        self,
+        x: Tensor,                 # stripe pictures [N, 3, size, size]
+    ) -> tuple[Tensor, Tensor]:    # (means, log-variances) [N, K + 1]: the classes, then 0
+        "The posterior of stripe pictures: each factor's class, read exactly, and a constant extra dimension."
         cls = (x.flatten(1) @ self.w.T - 0.15) * self.scale                          # [N, K] factor classes
         mu = torch.cat([cls, torch.zeros(len(x), 1)], 1)
         return mu, torch.full_like(mu, 2 * math.log(self.noise))
 
-    def decode(self, z: Tensor) -> Tensor:
+    def decode(
+        self,
+        z: Tensor,         # codes [N, K + 1]
+    ) -> Tensor:           # pictures [N, 3, size, size]
+        "The stripes of codes (the extra dimension is ignored)."
         return self.source.draw(self.source.levels(z[:, :-1]))
 
-
+# %% ../nbs/04c_toys.ipynb #7cf3f2b3
 def stripe_model(
     source: StripeSource,   # the toy source
     noise: float = 0.05,    # posterior standard deviation of the codes
-) -> Model:
+) -> Model:                 # named 'stripes'
     "A `Model` around the ideal encoder of `source`, with its exact latent summary."
     enc = StripeEncoder(source, noise)
     sizes = torch.tensor(source.factor_sizes, dtype=torch.float32)

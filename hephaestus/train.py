@@ -24,7 +24,7 @@ from .vae import VAE, VAEOutput, build_model
 __all__ = ['DATASETS', 'LOSSES', 'CKPT_FORMAT', 'TrainConfig', 'BatchSource', 'batch_source', 'recon_nll', 'run_progress',
            'lr_at', 'capacity_at', 'beta_at', 'step_loss', 'load_checkpoint', 'model_from_checkpoint', 'train']
 
-# %% ../nbs/03_train.ipynb #02195d9a
+# %% ../nbs/03_train.ipynb #c2eaee7b
 DATASETS = ('shapes3d', 'dsprites', 'cifar10', 'cifar100', 'folder')
 LOSSES = ('tcvae', 'betavae', 'vae')
 
@@ -80,7 +80,8 @@ class TrainConfig:
             raise ValueError(f"capacity must be 0 (off) or positive and capacity_weight positive, "
                              f"got {self.capacity} and {self.capacity_weight}")
         if self.pair_factors and self.dataset not in ('shapes3d', 'dsprites'):
-            raise ValueError("pair_factors needs a source of factor classes: dataset 'shapes3d' (the renderer) or 'dsprites'")
+            raise ValueError("pair_factors needs a source of factor classes: "
+                             "dataset 'shapes3d' (the renderer) or 'dsprites'")
         if not 0 <= self.pair_factors < 5:
             raise ValueError(f"pair_factors must lie in 0..4, got {self.pair_factors}")
         if self.precision not in ('fp32', 'bf16'):
@@ -88,16 +89,16 @@ class TrainConfig:
         if self.dataset != 'shapes3d' and self.data_dir is None:
             raise ValueError(f"dataset {self.dataset!r} needs --data-dir (nothing is downloaded)")
 
-# %% ../nbs/03_train.ipynb #a543800b
+# %% ../nbs/03_train.ipynb #078025cd
 @dataclass
 class BatchSource:
     "Where a run's batches come from."
-    sample: Callable[[int, torch.Generator], tuple[Tensor, Tensor | None]]  # (n, generator) -> (images, weights or None)
+    sample: Callable[[int, torch.Generator], tuple[Tensor, Tensor | None]]  # (n, generator) -> (images, weights)
     dataset_size: int      # N, for the MSS estimator
-    channels: int
-    image_size: int
+    channels: int          # of the pictures
+    image_size: int        # of the (square) pictures
 
-
+# %% ../nbs/03_train.ipynb #d4778ef0
 def _partners(c: Tensor, k: int, g: torch.Generator, sizes: Sequence[int] = FACTOR_SIZES) -> Tensor:
     "Copies of factor classes `c` with `k` randomly chosen factors moved to another random value each."
     sizes = torch.tensor(sizes)
@@ -107,7 +108,7 @@ def _partners(c: Tensor, k: int, g: torch.Generator, sizes: Sequence[int] = FACT
     out.scatter_(1, pick, (c.gather(1, pick) + step) % sizes[pick])
     return out
 
-
+# %% ../nbs/03_train.ipynb #33e87d80
 def _shift(x: Tensor, shift: int, g: torch.Generator) -> Tensor:
     if not shift:
         return x
@@ -176,7 +177,7 @@ def batch_source(
         return _dsprites_batches(cfg, device)
     return _picture_batches(cfg)
 
-# %% ../nbs/03_train.ipynb #afd88f14
+# %% ../nbs/03_train.ipynb #74d58a26
 def recon_nll(
     model: VAE,                      # the VAE (its likelihood)
     x: Tensor,                       # pictures [N, C, H, W]
@@ -192,7 +193,7 @@ def recon_nll(
         nll = (weight * (logits - x) ** 2).sum() / (2 * model.gaussian_std ** 2)
     return nll / len(x)
 
-
+# %% ../nbs/03_train.ipynb #96101555
 def _paired_forward(model: VAE, x: Tensor) -> VAEOutput:
     """Ada-GVAE (Locatello et al. 2020): rows i and n+i of `x` differ in a few factors. Dimensions whose
     posteriors agree across the pair (KL below the midpoint of the pair's smallest and largest KL) are
@@ -208,28 +209,43 @@ def _paired_forward(model: VAE, x: Tensor) -> VAEOutput:
     z = model.reparameterize(mu, logvar)
     return VAEOutput(model.decode_logits(z), mu, logvar, z)
 
-# %% ../nbs/03_train.ipynb #0e24552a
-def run_progress(cfg: TrainConfig, step: int, wall: float = 0.0) -> float:
+# %% ../nbs/03_train.ipynb #ab6a2e57
+def run_progress(
+    cfg: TrainConfig,    # the run's config (steps, minutes)
+    step: int,           # the step
+    wall: float = 0.0,   # seconds trained
+) -> float:              # 0..1
     "How far a run is, 0..1: by steps, or by its time budget (`wall` seconds) if that ends first."
     p = step / cfg.steps
     if cfg.minutes:
         p = max(p, wall / (60 * cfg.minutes))
     return min(1.0, p)
 
-
-def lr_at(cfg: TrainConfig, step: int, wall: float = 0.0) -> float:
+# %% ../nbs/03_train.ipynb #0588e504
+def lr_at(
+    cfg: TrainConfig,    # the run's config (lr, lr_schedule)
+    step: int,           # the step
+    wall: float = 0.0,   # seconds trained
+) -> float:              # the learning rate
     "Learning rate at a step (and `wall` seconds of training): constant, or cosine down to lr/20 by the run's end."
     if cfg.lr_schedule == 'constant':
         return cfg.lr
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * run_progress(cfg, step, wall))))
 
-
-def capacity_at(cfg: TrainConfig, step: int, wall: float = 0.0) -> float:
+# %% ../nbs/03_train.ipynb #409b4582
+def capacity_at(
+    cfg: TrainConfig,    # the run's config (capacity)
+    step: int,           # the step
+    wall: float = 0.0,   # seconds trained
+) -> float:              # the KL target in nats
     "KL target C (nats) at a step: linear from 0 to cfg.capacity over the first 2/3 of the run, then held."
     return cfg.capacity * min(1.0, 1.5 * run_progress(cfg, step, wall))
 
-
-def beta_at(cfg: TrainConfig, step: int) -> float:
+# %% ../nbs/03_train.ipynb #b76f06de
+def beta_at(
+    cfg: TrainConfig,    # the run's config (loss, beta, warmup)
+    step: int,           # the step
+) -> float:              # β at that step
     "β after warm-up: linear from 1 to cfg.beta over cfg.warmup steps."
     b = 1.0 if cfg.loss == 'vae' else cfg.beta
     return b if cfg.warmup <= 0 else 1 + (b - 1) * min(1.0, step / cfg.warmup)
@@ -268,7 +284,7 @@ def step_loss(
     floats = {k: float(torch.as_tensor(v).detach()) for k, v in logs.items()}
     return loss, floats | dict(loss=float(loss.detach()), beta=b)
 
-# %% ../nbs/03_train.ipynb #005a6e46
+# %% ../nbs/03_train.ipynb #ffef496f
 CKPT_FORMAT = 'hephaestus-vae-1'
 
 
@@ -278,7 +294,7 @@ def load_checkpoint(
     "Read a VAE training checkpoint, with clear errors for missing, damaged or foreign files."
     return read_file(path, CKPT_FORMAT, 'Hephaestus VAE checkpoint')
 
-
+# %% ../nbs/03_train.ipynb #33eb3258
 def model_from_checkpoint(
     ck: dict | str | os.PathLike,   # a checkpoint, or its path
 ) -> VAE:                           # in eval mode

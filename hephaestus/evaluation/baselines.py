@@ -13,7 +13,7 @@ from ..deviations import latent_deviations, others
 # %% auto #0
 __all__ = ['needs_classes', 'oracle_scores', 'pixel_scores', 'PCARanker']
 
-# %% ../../nbs/05d_baselines.ipynb #c7690b57
+# %% ../../nbs/05d_baselines.ipynb #4080a710
 def needs_classes(
     fn: Callable,   # a ranker of true factor classes [N, K]
 ) -> Callable:      # the same function, marked
@@ -21,7 +21,7 @@ def needs_classes(
     fn.needs_classes = True
     return fn
 
-
+# %% ../../nbs/05d_baselines.ipynb #66f4aa65
 @needs_classes
 def oracle_scores(
     classes: Tensor,                 # the true factor classes [N, K] of a group
@@ -34,7 +34,7 @@ def oracle_scores(
     top = int(torch.argmax(s))
     return s, (int(torch.nonzero(broken[top])[0]) if broken[top].any() else None)
 
-
+# %% ../../nbs/05d_baselines.ipynb #364b7972
 def pixel_scores(
     images: Tensor,   # a group [N, C, H, W]
 ) -> Tensor:          # [N]
@@ -42,7 +42,7 @@ def pixel_scores(
     x = images.flatten(1)
     return (x - x[others(len(x))].mean(1)).pow(2).sum(1)
 
-
+# %% ../../nbs/05d_baselines.ipynb #b2c7a74e
 class PCARanker:
     "Baseline: PCA codes (fitted on training pictures), scored plain or robust like latent codes."
     def __init__(
@@ -57,8 +57,16 @@ class PCARanker:
         self.std = torch.from_numpy(np.sqrt(self.pca.explained_variance_)).float()
         self.method = method
 
-    def codes(self, images: Tensor) -> Tensor:
+    def codes(
+        self,
+        images: Tensor,   # pictures [N, C, H, W]
+    ) -> Tensor:          # their PCA codes [N, n_components]
+        "The PCA codes of pictures."
         return torch.from_numpy(self.pca.transform(images.flatten(1).numpy())).float()
 
-    def __call__(self, images: Tensor) -> Tensor:
+    def __call__(
+        self,
+        images: Tensor,   # a group [N, C, H, W]
+    ) -> Tensor:          # scores [N]
+        "The group's scores, from its PCA codes."
         return latent_deviations(self.codes(images), None, self.std, None, self.method).pow(2).sum(-1)

@@ -21,7 +21,7 @@ from ..groups import sample_classes
 __all__ = ['EDIT_COLUMNS', 'gradient_energy', 'nearest_classes', 'evaluate_edits', 'edits_markdown', 'refiner_metrics',
            'edits_report']
 
-# %% ../../nbs/07a_evaluate_edits.ipynb #cd185bb1
+# %% ../../nbs/07a_evaluate_edits.ipynb #126d56b8
 def gradient_energy(
     images: Tensor,   # pictures [N, C, H, W]
 ) -> Tensor:          # [N]
@@ -30,7 +30,7 @@ def gradient_energy(
     dy = images[..., 1:, :] - images[..., :-1, :]
     return dx.pow(2).mean((1, 2, 3)) + dy.pow(2).mean((1, 2, 3))
 
-
+# %% ../../nbs/07a_evaluate_edits.ipynb #0befc242
 def nearest_classes(
     source,            # a factor source (the renderer)
     images: Tensor,    # pictures [N, C, H, W]
@@ -48,7 +48,7 @@ def nearest_classes(
         pred[:, k] = err.argmin(1)
     return pred
 
-
+# %% ../../nbs/07a_evaluate_edits.ipynb #4d971246
 def _quality(out: Tensor, truth: Tensor) -> dict:
     "PSNR, SSIM and sharpness ratio [N] of pictures against the truth."
     from pytorch_msssim import ssim  # pytorch-msssim: needed only by this evaluation
@@ -56,7 +56,7 @@ def _quality(out: Tensor, truth: Tensor) -> dict:
     return dict(psnr=10 * torch.log10(1 / mse), ssim=ssim(out, truth, data_range=1, size_average=False),
                 sharpness=gradient_energy(out) / gradient_energy(truth).clamp(min=1e-12))
 
-# %% ../../nbs/07a_evaluate_edits.ipynb #5397ac5c
+# %% ../../nbs/07a_evaluate_edits.ipynb #260f1056
 EDIT_COLUMNS = [('output', 'output'), ('n', 'n'), ('edit_right', 'edit right'), ('edited_right', 'edited factor right'),
                 ('others_kept', 'others kept'), ('edit_right_1', 'edit right ±1 class'), ('psnr', 'PSNR (dB)', 2),
                 ('ssim', 'SSIM'), ('sharpness', 'sharpness ratio')]
@@ -78,7 +78,7 @@ def _summary(m: dict, sel: np.ndarray, names: Sequence[str], label: str) -> dict
     row['factor_within_1'] = {f: share(near[:, k])[0] for k, f in enumerate(names)}
     return row
 
-
+# %% ../../nbs/07a_evaluate_edits.ipynb #943873e4
 def _edit_draw(model, source, n: int, seed: int):
     "(classes [n, K], edited factor [n], new classes [n, K]) of `n` one-factor edits."
     names = list(source.factor_names)
@@ -162,7 +162,7 @@ def edits_markdown(
         out += ['', f'By edited factor, {kind}:\n', table.markdown()]
     return '\n'.join(out)
 
-# %% ../../nbs/07a_evaluate_edits.ipynb #b06751d0
+# %% ../../nbs/07a_evaluate_edits.ipynb #47d92734
 @torch.no_grad()
 def refiner_metrics(
     model,                  # a `Model` with a refiner
@@ -184,11 +184,11 @@ def refiner_metrics(
     res = dict(n=n, steps=steps)
     for k in ('decode', 'refined'):
         mse = sums[f'se_{k}'] / n
-        res |= {f'mse_{k}': mse, f'psnr_{k}': 10 * np.log10(1 / max(mse, 1e-12)),
+        res |= {f'mse_{k}': mse, f'psnr_{k}': float(10 * np.log10(1 / max(mse, 1e-12))),
                 f'sharpness_{k}': sums[f'sharp_{k}'] / sums['sharp_truth']}
     return res
 
-# %% ../../nbs/07a_evaluate_edits.ipynb #3763824a
+# %% ../../nbs/07a_evaluate_edits.ipynb #34dec535
 def edits_report(
     model,                          # a `Model` of 3D Shapes with a refiner
     out_dir='reports/generate',     # where the report goes
@@ -204,6 +204,7 @@ def edits_report(
     rm = refiner_metrics(model, n=n_metrics, progress=progress) if model.has_refiner else None
     cmd = f'hephaestus evaluate edits --groups {n} --seed {seed}'
     (out / 'edits.json').write_text(json.dumps(dict(edits=ev, refiner_metrics=rm, command=cmd), indent=1))
-    (out / 'edits.md').write_text(f"# Edits against the renderer: VAE alone and VAE + diffusion refiner\n\nMade by `{cmd}` "
-                                  "(10 DDIM steps).\n\n" + edits_markdown(ev) + '\n')
+    head = ("# Edits against the renderer: VAE alone and VAE + diffusion refiner\n\n"
+            f"Made by `{cmd}` (10 DDIM steps).\n\n")
+    (out / 'edits.md').write_text(head + edits_markdown(ev) + '\n')
     return dict(edits=ev, refiner_metrics=rm)

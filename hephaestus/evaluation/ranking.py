@@ -103,7 +103,7 @@ def evaluate_ranking(
         rows.append(row)
     return rows
 
-# %% ../../nbs/05e_evaluate_ranking.ipynb #ad96a73f
+# %% ../../nbs/05e_evaluate_ranking.ipynb #7f7a62ba
 def evaluate_naming(
     model,                       # a `Model`
     groups,                      # `Groups` with pictures and an outlier
@@ -135,7 +135,7 @@ def evaluate_naming(
                 **ci_fields('exact', proportion(int(exact.sum()), G)),
                 **ci_fields('named', proportion(int(first.sum()), G)), per_factor=per)
 
-
+# %% ../../nbs/05e_evaluate_ranking.ipynb #a87c7d81
 def naming_table(
     results: dict,   # label -> `evaluate_naming` result
 ) -> ResultTable:    # one row per label: exact set, single named, and precision / recall per factor
@@ -175,10 +175,10 @@ def evaluate_confidence(
     res |= ci_fields('sure_top1', proportion(int((ok & said).sum()), int(h.sum())))
     return res
 
-# %% ../../nbs/05e_evaluate_ranking.ipynb #c865468c
+# %% ../../nbs/05e_evaluate_ranking.ipynb #876ababb
 OURS = 'hephaestus (factor readout, default)'
 OURS_LATENT = 'hephaestus per latent dimension'
-BASELINE_MODELS = {'β-VAE': 'shapes3d-betavae', 'VAE (β=1)': 'shapes3d-vae'}  # shipped baselines: same recipe, other loss
+BASELINE_MODELS = {'β-VAE': 'shapes3d-betavae', 'VAE (β=1)': 'shapes3d-vae'}  # shipped: same recipe, other loss
 
 
 def default_rankers(
@@ -191,8 +191,8 @@ def default_rankers(
     "The compared rankers: pixels, PCA, plain latent distance, ours per dimension and by default, baselines, oracle."
     train = source.images(sample_classes(source, n_train, seed=seed + 10_000))
     D = int(model.summary.active.sum())
-    rk = {'pixels': pixel_scores, f'PCA-{D}': PCARanker(train, D, seed=seed), 'latent plain': model_ranker(model, 'plain'),
-          OURS_LATENT: model_ranker(model, 'robust')}
+    rk = {'pixels': pixel_scores, f'PCA-{D}': PCARanker(train, D, seed=seed),
+          'latent plain': model_ranker(model, 'plain'), OURS_LATENT: model_ranker(model, 'robust')}
     if model.readout is not None:
         rk[OURS] = model_ranker(model, 'readout')
     for label, m in (baselines or {}).items():
@@ -202,12 +202,12 @@ def default_rankers(
     return rk | {'oracle (true classes)': oracle_scores}
 
 
-def shipped_baselines() -> dict:
+def shipped_baselines() -> dict:   # label -> `Model`
     "The shipped baseline models (β-VAE, plain VAE) that exist in the package, by label."
     have = available_pretrained()
     return {label: load_pretrained(name) for label, name in BASELINE_MODELS.items() if name in have}
 
-
+# %% ../../nbs/05e_evaluate_ranking.ipynb #2e268a69
 def _size_study(rankers: dict, source, sizes, n_groups: int, group_seed: int, seed: int, desc: str,
                 progress: bool) -> dict:
     "{style: {group size: rows}}: the rankers on `n_groups` groups of each size (seed `group_seed + n`)."
@@ -237,7 +237,7 @@ def _plot_study(results: dict, xlabel: str, path: Path, title: str):
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-# %% ../../nbs/05e_evaluate_ranking.ipynb #b9f9b762
+# %% ../../nbs/05e_evaluate_ranking.ipynb #458444d5
 def evaluate_source(
     model,                   # the model
     source,                  # its factor source
@@ -260,7 +260,8 @@ def _tables_md(res: dict, label: str) -> list[str]:
     "Markdown of one source's results."
     md = []
     for st, rows in res['main'].items():
-        md += [f"## {label}{st} groups\n", ResultTable(rows, NONE_COLUMNS if st == 'none' else RANKING_COLUMNS).markdown(), '']
+        table = ResultTable(rows, NONE_COLUMNS if st == 'none' else RANKING_COLUMNS)
+        md += [f"## {label}{st} groups\n", table.markdown(), '']
     md += [f"## {label}factors named ({OURS.split(' (')[0]}, default ranking)\n",
            naming_table({f'{st} groups': r for st, r in res['naming'].items()}).markdown(), '']
     rows = [dict(method=m, n=c['n'], ece=c['ece'], threshold=c['threshold'], none_said=c['none_said'],
@@ -273,7 +274,7 @@ def _tables_md(res: dict, label: str) -> list[str]:
     md += [f"## {label}confidence\n", ResultTable(rows, cols).markdown(), '']
     return md
 
-# %% ../../nbs/05e_evaluate_ranking.ipynb #dbabc0b9
+# %% ../../nbs/05e_evaluate_ranking.ipynb #ad5fb98d
 def _confidence_figure(res: dict, path: Path, title: str):
     "The reliability diagram of every calibrated method."
     import matplotlib.pyplot as plt  # matplotlib: imported when a figure is drawn (it is slow to import)
@@ -322,13 +323,16 @@ def ranking_report(
                default_method=model.method, **evaluate_source(model, src, rk, n_groups, seed, progress))
     res['by_size'] = _size_study(rk, src, sizes, n_study, seed + 100, seed, 'size', progress)
     K = sum(s > 1 for s in src.factor_sizes)
-    res['by_k'] = {st: {k: list(evaluate_ranking(rk, sample_groups(src, n_study, k=k, style=st, seed=seed + 200 + k), seed))
+    res['by_k'] = {st: {k: list(evaluate_ranking(rk, sample_groups(src, n_study, k=k, style=st, seed=seed + 200 + k),
+                                                 seed))
                         for k in tqdm(range(2 if st == 'seed' else 1, K + 1), desc=f'k {st}', disable=not progress)}
                    for st in ('seed', 'single')}
-    _plot_study(res['by_size'], 'group size', out / 'accuracy_vs_group_size.png', f'top-1 vs group size ({n_study} groups per point)')
+    _plot_study(res['by_size'], 'group size', out / 'accuracy_vs_group_size.png',
+                f'top-1 vs group size ({n_study} groups per point)')
     _plot_study(res['by_k'], 'context factors k', out / 'accuracy_vs_k.png',
                 f'top-1 vs number of context factors ({n_study} groups per point)')
-    _confidence_figure(res, out / 'reliability.png', f'{model.name}: {res["confidence"][model.method]["n"]} mixed groups')
+    n_mixed = res["confidence"][model.method]["n"]
+    _confidence_figure(res, out / 'reliability.png', f'{model.name}: {n_mixed} mixed groups')
     ds, why = _dsprites(dsprites_model, dsprites_path)
     if ds is None:
         res['dsprites'] = why
@@ -342,7 +346,8 @@ def ranking_report(
                     f'dSprites: top-1 vs group size ({n_study} groups per point)')
         _confidence_figure(res['dsprites'], out / 'dsprites_reliability.png', f'dSprites: mixed groups')
     md = [f"# Ranking evaluation\n\nModel `{res['model']}` (default ranking: {model.method}), seed {seed}, {n_groups} "
-          f"groups of 6 per style ({n_study} per point in the studies; {2 * n_groups} mixed groups for the confidence). "
+          f"groups of 6 per style ({n_study} per point in the studies; {2 * n_groups} mixed groups for the "
+          "confidence). "
           "95% intervals: Wilson (shares), Student t (MRR). Made by `hephaestus evaluate ranking "
           f"--groups {n_groups} --seed {seed}`.\n"]
     md += _tables_md(res, '') + ['![](reliability.png)\n']
@@ -354,5 +359,6 @@ def ranking_report(
     if 'dsprites_by_size' in res:
         md += ['![](dsprites_accuracy_vs_group_size.png)\n']
     (out / 'ranking.md').write_text('\n'.join(md))
-    (out / 'ranking.json').write_text(json.dumps(res, indent=1, default=lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)))
+    plain = lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)
+    (out / 'ranking.json').write_text(json.dumps(res, indent=1, default=plain))
     return res

@@ -20,7 +20,7 @@ from ..ranking import outlier_scores
 # %% auto #0
 __all__ = ['saliency_on_object', 'saliency_table', 'saliency_report']
 
-# %% ../../nbs/06a_evaluate_saliency.ipynb #31ecb2f9
+# %% ../../nbs/06a_evaluate_saliency.ipynb #7aebb634
 def _object_groups(source, n_groups: int, seed: int, fcols: list[int]):
     "(classes [G, n, K], outlier [G], twin [G], differs [G, K]) of single-style groups breaking one of `fcols`."
     kept, s = [], seed
@@ -74,14 +74,15 @@ def saliency_on_object(
         both = ok & ~np.isnan(t)
         res['methods'][mt] = dict(mass_in_object=mean_ci(f[ok]), lift=mean_ci(f[ok] / area[ok]),
                                   beats_area=float((f[ok] > area[ok]).mean()), n=int(ok.sum()),
-                                  twin_mass_in_object=mean_ci(t[~np.isnan(t)]), outlier_minus_twin=mean_ci(f[both] - t[both]),
+                                  twin_mass_in_object=mean_ci(t[~np.isnan(t)]),
+                                  outlier_minus_twin=mean_ci(f[both] - t[both]),
                                   by_factor={fn: mean_ci(f[ok & (which == fn)])[0] for fn in factors})
     return res
 
-# %% ../../nbs/06a_evaluate_saliency.ipynb #8068ce75
+# %% ../../nbs/06a_evaluate_saliency.ipynb #a8e791ee
 def saliency_table(
     res: dict,   # a `saliency_on_object` result
-) -> ResultTable:
+) -> ResultTable:   # one row per method
     "The saliency check as a table."
     rows = []
     for mt, r in res['methods'].items():
@@ -91,11 +92,12 @@ def saliency_table(
         row |= ci_fields('area', res['area']) | {f'by {f}': r['by_factor'][f] for f in res['factors']}
         rows.append(row)
     cols = [('method', 'method'), ('n', 'n'), ('mass_in_object', 'outlier: mass on object'), ('area', 'object area'),
-            ('lift', 'lift (mass/area)', 2), ('beats', 'mass > area'), ('twin_mass_in_object', 'twin (control): mass on object'),
-            ('outlier_minus_twin', 'outlier − twin')] + [(f'by {f}', f'outlier mass, {f}') for f in res['factors']]
+            ('lift', 'lift (mass/area)', 2), ('beats', 'mass > area'),
+            ('twin_mass_in_object', 'twin (control): mass on object'), ('outlier_minus_twin', 'outlier − twin')]
+    cols += [(f'by {f}', f'outlier mass, {f}') for f in res['factors']]
     return ResultTable(rows, cols)
 
-# %% ../../nbs/06a_evaluate_saliency.ipynb #19fd1b2d
+# %% ../../nbs/06a_evaluate_saliency.ipynb #3141fdc7
 def saliency_report(
     model,                          # a `Model` of 3D Shapes
     out_dir='reports/interpret',    # where the report goes
@@ -113,8 +115,8 @@ def saliency_report(
     res = {k: saliency_on_object(model, n_groups, seed, methods=methods, score_fn=fn, progress=progress)
            for k, fn in scores.items()}
     (out / 'saliency.json').write_text(json.dumps(dict(model=model.name, results=res), indent=1))
-    md = [f"# Is the saliency on the object?\n\nModel `{model.name}`, {n_groups} single-style groups (seed {seed}) whose "
-          "outlier differs in the object's hue or shape. Mean and 95 % t-interval. Made by `hephaestus evaluate "
+    md = [f"# Is the saliency on the object?\n\nModel `{model.name}`, {n_groups} single-style groups (seed {seed}) "
+          "whose outlier differs in the object's hue or shape. Mean and 95 % t-interval. Made by `hephaestus evaluate "
           f"saliency --groups {n_groups} --seed {seed}`.\n"]
     for k, r in res.items():
         md += [f"## Score explained: {k}\n", saliency_table(r).markdown(), '']

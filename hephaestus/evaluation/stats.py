@@ -11,7 +11,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['proportion', 'mean_ci', 'ci_fields', 'ResultTable']
 
-# %% ../../nbs/05c_evaluation_stats.ipynb #06906cf1
+# %% ../../nbs/05c_evaluation_stats.ipynb #15fe8c9c
 def proportion(
     k: float,          # successes
     n: int,            # trials
@@ -26,7 +26,7 @@ def proportion(
     h = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / d
     return (p, max(0.0, min(p, c - h)), min(1.0, max(p, c + h)))
 
-
+# %% ../../nbs/05c_evaluation_stats.ipynb #44f72fe5
 def mean_ci(
     values,              # a sample
     level: float = 0.95, # the interval's level
@@ -41,7 +41,7 @@ def mean_ci(
     h = stats.t.ppf(0.5 + level / 2, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a))
     return (float(a.mean()), float(a.mean() - h), float(a.mean() + h))
 
-
+# %% ../../nbs/05c_evaluation_stats.ipynb #a892c91f
 def ci_fields(
     name: str,      # the measure's key, e.g. 'top1'
     value,          # (value, low, high), or None (not measured)
@@ -52,7 +52,7 @@ def ci_fields(
     v, lo, hi = value
     return {name: v, f'{name}_lo': lo, f'{name}_hi': hi}
 
-# %% ../../nbs/05c_evaluation_stats.ipynb #60b0e83e
+# %% ../../nbs/05c_evaluation_stats.ipynb #2d5bb3a2
 class ResultTable(list):
     "Rows of measured results (dicts), shown as a markdown table; a number with `KEY_lo`/`KEY_hi` shows its interval."
     def __init__(
@@ -64,7 +64,12 @@ class ResultTable(list):
         super().__init__(rows)
         self.columns, self.title = [tuple(c) for c in columns], title
 
-    def cell(self, row: dict, key: str, digits: int = 3) -> str:
+    def cell(
+        self,
+        row: dict,         # one row of the table
+        key: str,          # the column's key
+        digits: int = 3,   # decimals of a number
+    ) -> str:              # the cell's text
         "One cell: '0.953 [0.938, 0.964]', a plain value, or '–' where not measured."
         v = row.get(key)
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -76,7 +81,7 @@ class ResultTable(list):
             return f'{v:.{digits}f}'
         return f'{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]'
 
-    def markdown(self) -> str:
+    def markdown(self) -> str:   # a markdown table
         "The table as markdown (with its title as a heading, if it has one)."
         cols = [c if len(c) == 3 else (*c, 3) for c in self.columns]
         head = [f'### {self.title}\n'] if self.title else []
@@ -90,7 +95,10 @@ class ResultTable(list):
     def __str__(self) -> str:
         return self.markdown()
 
-    def find(self, **match) -> dict:
+    def find(
+        self,
+        **match,     # the entries a row must have, e.g. ranker='pca'
+    ) -> dict:       # that row
         "The first row whose entries equal `match` (KeyError if none)."
         for r in self:
             if all(r.get(k) == v for k, v in match.items()):
