@@ -12,13 +12,17 @@ def median_ms(fn, repeats):
     fn()                                                               # warm
     out = []
     for _ in range(repeats):
-        t = time.perf_counter(); fn(); out.append((time.perf_counter() - t)*1000)
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t)*1000)
     return statistics.median(out)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--steps', type=int, default=10); p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--threads', type=int, default=1); p.add_argument('--batch', type=int, default=1)
+    p.add_argument('--steps', type=int, default=10)
+    p.add_argument('--repeats', type=int, default=5)
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--batch', type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     from hephaestus.diffusion import Refiner, refine
@@ -40,6 +44,7 @@ if __name__ == '__main__':
     ref = median_ms(lambda: refine(r, cond, steps=a.steps), a.repeats)
     print(f"VAE decode                 {dec:8.1f} ms")
     print(f"UNet forward               {fwd:8.1f} ms")
-    print(f"refine, {a.steps:2d} DDIM steps      {ref:8.1f} ms   goal <= 1500 ms: {'met' if ref <= 1500 else 'NOT met'}")
+    print(f"refine, {a.steps:2d} DDIM steps      {ref:8.1f} ms   "
+          f"goal <= 1500 ms: {'met' if ref <= 1500 else 'NOT met'}")
     print('reproduce: .venv/bin/python benchmarks/refine_latency.py --steps %d --repeats %d --threads %d --batch %d'
           % (a.steps, a.repeats, a.threads, a.batch))

@@ -31,20 +31,27 @@ def reference(seconds):
     def step():
         nonlocal it
         try: (x,) = next(it)
-        except StopIteration: it = iter(loader); (x,) = next(it)
+        except StopIteration:
+            it = iter(loader)
+            (x,) = next(it)
         loss, _ = tcvae_loss(model, x, model(x), N_IMAGES, beta=6)
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
         return len(x)
     return timed(step, seconds)
 
 def ours(seconds, batch_size=256, object_weight=4.0, precision='bf16'):
     cfg = TrainConfig(batch_size=batch_size, object_weight=object_weight, precision=precision)
     src, g = batch_source(cfg), torch.Generator().manual_seed(0)
-    model = VAE(); opt = torch.optim.Adam(model.parameters(), 1e-3)
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
     def step():
         x, w = src.sample(cfg.batch_size, g)
         loss, _ = step_loss(model, x, cfg, src.dataset_size, 0, w)
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
         return len(x)
     return timed(step, seconds)
 

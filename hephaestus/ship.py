@@ -143,10 +143,11 @@ def validate_run(
     seeds: Sequence[int] = (99,),   # validation seeds
     readout: bool = True,           # also rank through a readout fitted for the run
     readout_n: int = 20_000,        # pictures the readout is fitted on
+    summary_n: int = 10_000,        # pictures the latent summary is measured on
 ) -> dict:                          # 'METHOD seed S' -> {top1, named}; factor_of_dim; readout_accuracy
     "Top-1 and factor-named accuracy of a run on single-factor validation groups, per ranking method and seed."
     m = model_from_run(checkpoint, source, 'candidate', readout=readout, calibrators=False, readout_n=readout_n,
-                       progress=True)
+                       summary_n=summary_n, progress=True)
     rankers = {'robust': model_ranker(m, 'robust')} | ({'readout': model_ranker(m, 'readout')} if readout else {})
     res = dict(factor_of_dim=m.summary.factor_of_dim,
                readout_accuracy=m.readout.report['val_accuracy'] if readout else None)

@@ -18,7 +18,8 @@ os.environ.setdefault('MPLBACKEND', 'Agg')  # figures in tests never open a wind
 def shared_data_dir() -> Path:
     "Where the reference data should be (it may be absent): `hephaestus.data.reference_dir`, the one rule."
     from hephaestus.paths import reference_dir
-    return reference_dir(existing=False) or ROOT.parent / 'shared' / 'data'   # the latter only for an installed, non-editable package
+    # the latter only for an installed, non-editable package
+    return reference_dir(existing=False) or ROOT.parent / 'shared' / 'data'
 
 
 def pytest_configure(config):

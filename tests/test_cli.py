@@ -18,9 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     "Run the `hephaestus` command (the installed console script when there is one) in a subprocess."
     script = Path(sys.executable).parent / 'hephaestus'
-    cmd = [str(script)] if script.exists() else [sys.executable, '-c', 'import sys; from hephaestus.cli import main; sys.exit(main())']
+    cmd = ([str(script)] if script.exists()
+           else [sys.executable, '-c', 'import sys; from hephaestus.cli import main; sys.exit(main())'])
     env = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
-    return subprocess.run(cmd + list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return subprocess.run(cmd + list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
 
 
 def test_cli_bad_argument_exits_2_without_traceback(tmp_path):
@@ -40,7 +42,8 @@ def test_cli_demo_on_the_renderer(tmp_path):
     res = _cli('demo', '--out', str(tmp_path / 'demo'), '--groups', '2', '--seed', '1')
     assert res.returncode == 0, res.stderr
     made = ['edit_grid.png', 'ranking.png', 'similarity_path.png']
-    assert sorted(p.name for p in (tmp_path / 'demo').iterdir()) == sorted(['README.md', 'groups_seed.png', 'groups_single.png'] + made)
+    assert sorted(p.name for p in (tmp_path / 'demo').iterdir()) == \
+        sorted(['README.md', 'groups_seed.png', 'groups_single.png'] + made)
     text = (tmp_path / 'demo' / 'README.md').read_text()
     assert 'Shapes3D' in text and res.stdout.count('wrote ') == 6
     answers = [l for l in text.splitlines() if re.match(r'\| (seed|single) \| \d+ \| ', l)]
@@ -71,8 +74,10 @@ def test_cli_rank(tmp_path, group_pngs):
     res = _cli('rank', *map(str, paths), '--figure', str(fig))
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert lines[0].split()[:3] == ['rank', 'image', 'score'] and len([l for l in lines if re.match(r'\s+\d+\s+img\d\.png', l)]) == 6
-    assert re.search(r'img\d\.png is the odd one out \(confidence [01]\.\d\d\): .*; img\d\.png has a different ', res.stdout)
+    assert lines[0].split()[:3] == ['rank', 'image', 'score'] and \
+        len([l for l in lines if re.match(r'\s+\d+\s+img\d\.png', l)]) == 6
+    assert re.search(r'img\d\.png is the odd one out \(confidence [01]\.\d\d\): .*; img\d\.png has a different ',
+                     res.stdout)
     assert fig.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     res = _cli('rank', *map(str, paths), '--json')
     assert res.returncode == 0, res.stderr
@@ -88,11 +93,13 @@ def test_cli_rank_bad_input(tmp_path, group_pngs):
     paths, _ = group_pngs
     res = _cli('rank', *map(str, paths[:2]))
     assert res.returncode == 2
-    assert res.stderr.strip() == 'hephaestus: error: a group needs at least 3 images (two to share a context, one to break it), got 2'
+    assert res.stderr.strip() == ('hephaestus: error: a group needs at least 3 images '
+                                  '(two to share a context, one to break it), got 2')
     bad = tmp_path / 'x.png'
     bad.write_text('hello')
     res = _cli('rank', *map(str, paths[:2]), str(bad))
     assert res.returncode == 2
-    assert res.stderr.strip() == f'hephaestus: error: {bad} is not an image file that can be read (PIL cannot decode it)'
+    assert res.stderr.strip() == \
+        f'hephaestus: error: {bad} is not an image file that can be read (PIL cannot decode it)'
     res = _cli('rank', *map(str, paths), '--model', 'nope')
     assert res.returncode == 2 and 'no pretrained model' in res.stderr and 'Traceback' not in res.stderr

@@ -42,13 +42,16 @@ def test_directives():
              ('code', '#| hide\nsecret = 1', [stream]),
              ('code', '#| include: false\nalso_secret = 1'),
              ('code', '#| echo: false\nhidden_code()', [stream]),
-             ('code', '#| output: false\nshown_code()', [nbformat.v4.new_output('stream', name='stdout', text='dropped\n')]),
+             ('code', '#| output: false\nshown_code()',
+              [nbformat.v4.new_output('stream', name='stdout', text='dropped\n')]),
              ('code', '#|export\ndef f(): pass'),
-             ('code', 'x = 1', [nbformat.v4.new_output('execute_result', data={'text/plain': '42'}, execution_count=1)]))
+             ('code', 'x = 1',
+              [nbformat.v4.new_output('execute_result', data={'text/plain': '42'}, execution_count=1)]))
     md = nbdocs.notebook_markdown(nb)
     for gone in ('default_exp', 'secret', 'hidden_code', 'dropped', '#|'):
         assert gone not in md, gone
-    for kept in ('# Title', '> summary', 'shown output', 'shown_code()', '```python\ndef f(): pass\n```', '```\n42\n```'):
+    for kept in ('# Title', '> summary', 'shown output', 'shown_code()',
+                 '```python\ndef f(): pass\n```', '```\n42\n```'):
         assert kept in md, kept
     assert nbdocs.title_and_summary(nb) == ('Title', 'summary')
 
@@ -93,7 +96,8 @@ def test_site_honours_hide(tmp_path):
     nbs = tmp_path / 'nbs'
     nbs.mkdir()
     nbformat.write(_nb(('md', '# Home\n\n> the start')), nbs / 'index.ipynb')
-    nbformat.write(_nb(('md', '# Second'), ('code', '#| hide\nsecret_value = 1'), ('code', '#| export\nvisible_value = 2')),
+    nbformat.write(_nb(('md', '# Second'), ('code', '#| hide\nsecret_value = 1'),
+                       ('code', '#| export\nvisible_value = 2')),
                    nbs / '01_b.ipynb')
     nbformat.write(_nb(('md', '# First')), nbs / '00_a.ipynb')
     out = tmp_path / 'site'
@@ -101,5 +105,6 @@ def test_site_honours_hide(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ['00_a.html', '01_b.html', 'index.html', 'site.css']
     b = (out / '01_b.html').read_text()
     assert 'visible_value' in b and 'secret_value' not in b and '#|' not in b
-    assert re.findall(r'<a href="([^"]+)\.html">', (out / 'index.html').read_text().split('<ol class="contents">')[1].split('</ol>')[0]) \
+    assert re.findall(r'<a href="([^"]+)\.html">',
+                      (out / 'index.html').read_text().split('<ol class="contents">')[1].split('</ol>')[0]) \
         == ['00_a', '01_b']

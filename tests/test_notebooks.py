@@ -4,7 +4,8 @@ Each notebook runs in its own process (tests/nbrun.py) from nbs/ as working dire
 `#| eval: false` cells and cells flagged by settings.ini's tst_flags (`#| slow`) skipped;
 HEPHAESTUS_SLOW=1 runs the slow cells too. A failure shows the failing cell's source and
 traceback. A notebook may write files under reports/ and data/ only: anything else it leaves
-in the git work tree fails its test (outside CI, changed sources are taken for others' edits). HEPHAESTUS_NB_TIMEOUT sets the per-notebook limit (s).
+in the git work tree fails its test (outside CI, changed sources are taken for others' edits). \
+HEPHAESTUS_NB_TIMEOUT sets the per-notebook limit (s).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Tests of hephaestus.train that nbs/03_train.ipynb does not run: the `hephaestus train` command killed with SIGKILL and
+"""Tests of hephaestus.train that nbs/03_train.ipynb does not run: the `hephaestus train` command killed with SIGKILL \
+and
 resumed, two-process DDP under torchrun (subprocesses), a longer run whose loss falls (slow), and dSprites batches on
 the reference data (../shared/data).
 
@@ -27,7 +28,8 @@ def _cli(*args):
 
 
 def test_loss_decreases(tmp_path):
-    cfg = TrainConfig(steps=60, batch_size=32, lr=2e-3, out=str(tmp_path / 'run'), ckpt_every=60, log_every=20, threads=1)
+    cfg = TrainConfig(steps=60, batch_size=32, lr=2e-3, out=str(tmp_path / 'run'), ckpt_every=60, log_every=20,
+                      threads=1)
     h = load_checkpoint(train(cfg, progress=False))['history']
     assert len(h) == 3 and h[-1]['recon'] < h[0]['recon']
 
@@ -59,10 +61,10 @@ def test_sigkill_then_resume(tmp_path):
 def test_ddp_two_processes(tmp_path):
     out = tmp_path / 'ddp'
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    r = subprocess.run([str(BIN / 'torchrun'), '--standalone', '--nproc_per_node', '2', '--no-python', str(BIN / 'hephaestus'),
-                        'train', '--steps', '4', '--batch-size', '8', '--ckpt-every', '2', '--log-every', '2', '--threads', '1',
-                        '--out', str(out), '--quiet'], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
-                       env=env)
+    r = subprocess.run([str(BIN / 'torchrun'), '--standalone', '--nproc_per_node', '2', '--no-python',
+                        str(BIN / 'hephaestus'), 'train', '--steps', '4', '--batch-size', '8', '--ckpt-every', '2',
+                        '--log-every', '2', '--threads', '1', '--out', str(out), '--quiet'],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     ck = load_checkpoint(out / 'last.pt')
     assert ck['step'] == 4 and ck['history'][-1]['images_per_s'] > 0

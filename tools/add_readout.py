@@ -20,5 +20,6 @@ if __name__ == '__main__':
     ap.add_argument('--weights-dir', default=None, help='where the model is (default: the package)')
     a = ap.parse_args()
     torch.set_num_threads(2)
-    m = refit_readout(a.name, source_for(a.dataset, a.data_dir), n=a.n, seed=a.seed, weights_dir=a.weights_dir or WEIGHTS_DIR)
+    m = refit_readout(a.name, source_for(a.dataset, a.data_dir), n=a.n, seed=a.seed,
+                      weights_dir=a.weights_dir or WEIGHTS_DIR)
     print(a.name, m.readout.report['val_accuracy'], f"{m.readout.report['epochs']} epochs")

@@ -32,16 +32,20 @@ def row(label: str, d: dict, steps: int, wall: float) -> str:
     return f"| {label} | {steps:,} | {wall/60:.1f} min | {cells} |"
 
 def evaluate_extra(specs, seeds: int, cache: Path | None = None) -> list[dict]:
-    "Held-out metrics of checkpoints given as PATH:LABEL, with tools/ship.py's protocol (reused from `cache` when it has them)."
-    old = {r['checkpoint']: r for r in json.loads(cache.read_text()).get('extra', [])} if cache and cache.exists() else {}
+    "Held-out metrics of checkpoints given as PATH:LABEL, with tools/ship.py's protocol \
+(reused from `cache` when it has them)."
+    old = ({r['checkpoint']: r for r in json.loads(cache.read_text()).get('extra', [])}
+           if cache and cache.exists() else {})
     rows = []
     for spec in specs:
         path, label = spec.split(':', 1)
         hit = old.get(path)
         if hit and len(hit['metrics']['mig']['values']) == seeds:
-            rows.append(hit | dict(label=label)); continue
+            rows.append(hit | dict(label=label))
+            continue
         ck = load_checkpoint(path)
-        stats = metrics_over_seeds(model_from_checkpoint(ck), source_for('shapes3d', None), list(range(1, seeds + 1)), False)
+        stats = metrics_over_seeds(model_from_checkpoint(ck), source_for('shapes3d', None),
+                                   list(range(1, seeds + 1)), False)
         rows.append(dict(label=label, checkpoint=path, step=ck['step'], wall=ck['wall_time'], metrics=stats))
     return rows
 
@@ -52,27 +56,39 @@ def main(models, out: Path, extra=(), seeds: int = 2):
     first = next(iter(runs.values()))
     n_seeds = len(first['metrics']['mig']['values'])
     md = ['# Training: the shipped model against its baselines\n',
-          f'Held-out metrics, mean ± std over {n_seeds} evaluation seeds (tools/ship.py: 10,000 / 5,000 codes for MIG and DCI, '
-          'FactorVAE at a fifth of the protocol votes). Same architecture, data, batch, steps and precision; only the loss differs '
-          '(β = 6 for β-VAE and β-TCVAE). Wall times are those of the hardware in each model card (runs that shared a machine are slower).\n',
+          f'Held-out metrics, mean ± std over {n_seeds} evaluation seeds '
+          '(tools/ship.py: 10,000 / 5,000 codes for MIG and DCI, '
+          'FactorVAE at a fifth of the protocol votes). Same architecture, data, batch, steps and precision; '
+          'only the loss differs '
+          '(β = 6 for β-VAE and β-TCVAE). Wall times are those of the hardware in each model card '
+          '(runs that shared a machine are slower).\n',
           '| model | steps | wall | ' + ' | '.join(k for _, k in KEYS) + ' |', '|---|---|---|' + '---|'*len(KEYS)]
     for n, d in runs.items():
         md.append(row(label_of(d), d, d['step'], d['wall']))
         for b in d.get('baselines', []): md.append(row(b['label'], b['metrics'], b['step'], b['wall']))
     for b in extras: md.append(row(b['label'], b['metrics'], b['step'], b['wall']))
-    cmd = f'python tools/compare_training.py --models {" ".join(models)}' + (' --extra ' + ' '.join(f'"{e}"' for e in extra) if extra else '')
+    cmd = f'python tools/compare_training.py --models {" ".join(models)}' + \
+        (' --extra ' + ' '.join(f'"{e}"' for e in extra) if extra else '')
     md += ['', '![](comparison.png)', '', f'Produced by `{cmd}`.']
     (out/'comparison.md').write_text('\n'.join(md) + '\n')
-    (out/'comparison.json').write_text(json.dumps(dict(models={n: d['metrics'] for n, d in runs.items()}, extra=extras, command=cmd), indent=1))
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    (out/'comparison.json').write_text(json.dumps(dict(models={n: d['metrics'] for n, d in runs.items()},
+                                                       extra=extras, command=cmd), indent=1))
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
     for n, d in runs.items():
         pts = d.get('curve') or []
         for a, (k, name) in zip(ax, (('mig', 'MIG'), ('dci_d', 'DCI disentanglement'))):
             a.plot([p['step'] for p in pts], [p[k] for p in pts], 'o-', ms=3, label=label_of(d).rsplit(' (`', 1)[0])
-            a.set_title(name, fontsize=9); a.set_xlabel(f"training step (batch of {batch_of(d)} pairs)"); a.grid(alpha=.3)
-    ax[0].set_ylabel('score (3,000 / 1,500 codes, seed 7)'); ax[0].set_ylim(0, 1); ax[1].legend(fontsize=8)
-    fig.tight_layout(); fig.savefig(out/'comparison.png', dpi=120)
+            a.set_title(name, fontsize=9)
+            a.set_xlabel(f"training step (batch of {batch_of(d)} pairs)")
+            a.grid(alpha=.3)
+    ax[0].set_ylabel('score (3,000 / 1,500 codes, seed 7)')
+    ax[0].set_ylim(0, 1)
+    ax[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out/'comparison.png', dpi=120)
     print('\n'.join(md))
 
 if __name__ == '__main__':
@@ -82,5 +98,6 @@ if __name__ == '__main__':
     ap.add_argument('--eval-seeds', type=int, default=2)
     ap.add_argument('--out', type=Path, default=None)
     a = ap.parse_args()
-    import torch; torch.set_num_threads(2)
+    import torch
+    torch.set_num_threads(2)
     main(a.models, a.out or reports_dir()/'training', a.extra, a.eval_seeds)

@@ -16,14 +16,16 @@ def convert(src, dst, run=False):
         if kind is None: return
         body = '\n'.join(cur).strip('\n')
         if kind == 'md':
-            body = '\n'.join(l[2:] if l.startswith('# ') else (l[1:] if l.startswith('#') else l) for l in body.split('\n'))
+            body = '\n'.join(l[2:] if l.startswith('# ') else (l[1:] if l.startswith('#') else l)
+                             for l in body.split('\n'))
             cells.append(nbformat.v4.new_markdown_cell(body))
         elif body.strip():
             cells.append(nbformat.v4.new_code_cell(body))
     for line in text.split('\n'):
         m = re.match(r'^# %%(.*)$', line)
         if m:
-            flush(); cur = []
+            flush()
+            cur = []
             kind = 'md' if '[md]' in m.group(1) or '[markdown]' in m.group(1) else 'code'
         else:
             cur.append(line)
@@ -32,7 +34,8 @@ def convert(src, dst, run=False):
     for c in cells:   # stable cell ids (from the source), so re-converting an unchanged cell changes nothing
         h = hashlib.sha1(c.source.encode()).hexdigest()
         while h[:8] in seen: h = hashlib.sha1(h.encode()).hexdigest()
-        c.id = h[:8]; seen.add(c.id)
+        c.id = h[:8]
+        seen.add(c.id)
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}}
     if run:
@@ -40,7 +43,8 @@ def convert(src, dst, run=False):
         import copy
         from nbclient import NotebookClient
         runnable = copy.deepcopy(nb)
-        skip = [c.cell_type == 'code' and re.search(r'^#\|\s*eval:\s*false', c.source, re.M) is not None for c in nb.cells]
+        skip = [c.cell_type == 'code' and re.search(r'^#\|\s*eval:\s*false', c.source, re.M) is not None
+                for c in nb.cells]
         for c, s in zip(runnable.cells, skip):
             if s: c.source = 'pass'
         NotebookClient(runnable, timeout=1800, kernel_name='python3',

@@ -17,7 +17,8 @@ def table(results: dict, seeds) -> str:
     "Markdown table of `results` {run: validate_run(...)}, best mean readout (else robust) top-1 first."
     meth = 'readout' if all(r.get('readout_accuracy') for r in results.values()) else 'robust'
     mean = lambda r, k: sum(r[f'{meth} seed {s}'][k] for s in seeds) / len(seeds)
-    cols = [f'{m} seed {s}' for m in ('robust', 'readout') for s in seeds if f'{m} seed {s}' in next(iter(results.values()))]
+    cols = [f'{m} seed {s}' for m in ('robust', 'readout') for s in seeds
+            if f'{m} seed {s}' in next(iter(results.values()))]
     lines = ['| run | ' + ' | '.join(f'{c} top-1 / named' for c in cols) + ' |', '|---|' + '---|' * len(cols)]
     for run, r in sorted(results.items(), key=lambda kv: -mean(kv[1], 'top1')):
         lines.append(f'| {run} | ' + ' | '.join(f"{r[c]['top1']:.3f} / {r[c]['named']:.3f}" for c in cols) + ' |')
@@ -31,7 +32,8 @@ if __name__ == '__main__':
     ap.add_argument('--data-dir')
     ap.add_argument('--groups', type=int, default=2000)
     ap.add_argument('--seeds', type=int, nargs='+', default=[99, 98])
-    ap.add_argument('--readout-n', type=int, default=20_000, help='pictures to fit each readout on (as shipped: 20,000)')
+    ap.add_argument('--readout-n', type=int, default=20_000,
+                    help='pictures to fit each readout on (as shipped: 20,000)')
     ap.add_argument('--out', required=True, help='path without suffix: writes OUT.md and OUT.json')
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -42,9 +44,11 @@ if __name__ == '__main__':
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = 'python tools/select_runs.py ' + ' '.join(sys.argv[1:])
-    out.with_suffix('.md').write_text(f"# Choosing the {a.dataset} run\n\nSingle-factor validation groups of 6 ({a.groups:,} per "
-                                      f"seed, seeds {', '.join(map(str, a.seeds))}; no report uses them). Top-1 / factor named, "
-                                      "ranked per dimension ('robust') and through a factor readout fitted for each run "
-                                      "('readout').\n\n" + table(results, a.seeds) + f"\nProduced by `{cmd}`.\n")
-    out.with_suffix('.json').write_text(json.dumps(dict(command=cmd, groups=a.groups, seeds=a.seeds, results=results), indent=1))
+    out.with_suffix('.md').write_text(
+        f"# Choosing the {a.dataset} run\n\nSingle-factor validation groups of 6 ({a.groups:,} per "
+        f"seed, seeds {', '.join(map(str, a.seeds))}; no report uses them). Top-1 / factor named, "
+        "ranked per dimension ('robust') and through a factor readout fitted for each run "
+        "('readout').\n\n" + table(results, a.seeds) + f"\nProduced by `{cmd}`.\n")
+    out.with_suffix('.json').write_text(
+        json.dumps(dict(command=cmd, groups=a.groups, seeds=a.seeds, results=results), indent=1))
     print(out.with_suffix('.md').read_text())
