@@ -12,11 +12,6 @@ from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.stats import entropy as _entropy
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
-from sklearn.inspection import permutation_importance
-from sklearn.linear_model import Lasso
-from sklearn.metrics import mutual_info_score
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -122,6 +117,7 @@ def factor_entropies(
 ) -> np.ndarray:   # [K] nats
     "Empirical entropy of each factor column."
     factors = _as_factors(factors)
+    from sklearn.metrics import mutual_info_score  # sklearn: slow to import
     return np.array([mutual_info_score(f, f) for f in factors.T])
 
 # %% ../nbs/04_metrics.ipynb #c183fbde
@@ -135,6 +131,7 @@ def mutual_info_matrix(
     codes = _as_codes(codes)
     factors = _as_factors(factors, n=codes.shape[0])
     disc = histogram_discretize(codes, n_bins)
+    from sklearn.metrics import mutual_info_score  # sklearn: slow to import
     m = np.array([[mutual_info_score(f, c) for f in factors.T] for c in disc.T])
     if normalize:
         h = factor_entropies(factors)
@@ -167,11 +164,13 @@ def mig(
 # %% ../nbs/04_metrics.ipynb #0b25838e
 def _fit_gbt(x, y, xt, yt, seed):
     "disentanglement_lib's exact model: sklearn's default GradientBoostingClassifier; impurity importance."
+    from sklearn.ensemble import GradientBoostingClassifier  # sklearn: slow to import
     m = GradientBoostingClassifier(random_state=seed).fit(x, y)
     return np.abs(m.feature_importances_), m.score(x, y), m.score(xt, yt)
 
 def _hgb(x, y, seed):
     "HistGradientBoostingClassifier shaped like the default GradientBoostingClassifier (100 rounds, depth 3, lr 0.1)."
+    from sklearn.ensemble import HistGradientBoostingClassifier  # sklearn: slow to import
     return HistGradientBoostingClassifier(max_iter=100, max_depth=3, learning_rate=0.1, early_stopping=False,
                                           random_state=seed).fit(x, y)
 
@@ -196,6 +195,7 @@ def _fit_hgb(x, y, xt, yt, seed):
 def _fit_hgb_perm(x, y, xt, yt, seed, n_repeats: int = 3, max_samples: int = 5000):
     "Public-API variant: histogram GBT + permutation importance (accuracy drop) on the training codes."
     m = _hgb(x, y, seed)
+    from sklearn.inspection import permutation_importance  # sklearn: slow to import
     pi = permutation_importance(m, x, y, n_repeats=n_repeats, random_state=seed,
                                 max_samples=min(max_samples, len(x)) / len(x))
     imp = np.clip(pi.importances_mean, 0, None)
@@ -205,6 +205,7 @@ def _fit_lasso(x, y, xt, yt, seed, alpha: float = 0.02):
     "Eastwood & Williams' linear variant: Lasso, standardised codes -> standardised class; accuracy when rounded."
     mu, sd = x.mean(0), x.std(0) + 1e-12
     ym, ys = y.mean(), y.std() + 1e-12
+    from sklearn.linear_model import Lasso  # sklearn: slow to import
     m = Lasso(alpha=alpha, random_state=seed).fit((x - mu) / sd, (y - ym) / ys)
     def acc(a, b):
         p = np.clip(np.rint(m.predict((a - mu) / sd) * ys + ym), y.min(), y.max())
@@ -223,6 +224,7 @@ def dci_from_importance(
     if r.ndim != 2 or (r < 0).any() or not np.isfinite(r).all():
         raise ValueError(f'importance must be a finite non-negative [D, K] matrix, got shape {r.shape}')
     D, K = r.shape
+    from scipy.stats import entropy as _entropy  # scipy: slow to import
     per_code = 1. - _entropy(r.T + 1e-11, base=K) if K > 1 else np.ones(D)
     per_factor = 1. - _entropy(r + 1e-11, base=D) if D > 1 else np.ones(K)
     w = r if r.sum() > 0 else np.ones_like(r)
