@@ -73,11 +73,12 @@ def metrics_over_seeds(
     source,                 # its factor source
     seeds: Sequence[int],   # evaluation seeds
     fast: bool = False,     # reduced sample sizes (for tests)
+    progress: bool = True,  # show progress bars
 ) -> dict:                  # metric -> {mean, std, values}
     "The held-out metrics over several evaluation seeds: disentanglement_lib sizes, FactorVAE at a fifth."
-    kw = (dict(n_train=1000, n_test=500, factorvae_kw=dict(n_train=100, n_eval=50, n_variance=1000)) if fast else
+    kw = (dict(n_train=400, n_test=200, factorvae_kw=dict(n_train=50, n_eval=25, n_variance=500)) if fast else
           dict(n_train=10_000, n_test=5_000, factorvae_kw=dict(n_train=2_000, n_eval=1_000, n_variance=10_000)))
-    runs = [evaluate_model(vae, source, seed=s, progress=True, **kw) for s in seeds]
+    runs = [evaluate_model(vae, source, seed=s, progress=progress, **kw) for s in seeds]
     keys = [k for k in runs[0] if isinstance(runs[0][k], float)]
     std = lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
     return {k: dict(mean=float(np.mean([r[k] for r in runs])), std=std([r[k] for r in runs]),
@@ -161,11 +162,11 @@ KINDS = {'tcvae': 'β-TCVAE', 'betavae': 'β-VAE', 'vae': 'plain VAE'}
 
 
 def _kind(cfg: dict, name: str) -> str:
-    # the dSprites model is a β-VAE, and no baseline
-    baseline = ', a baseline' if name.endswith(('-betavae', '-vae')) else ''
-    kinds = {'tcvae': 'β-TCVAE', 'betavae': f"β-VAE (β = {cfg['beta']:g}{baseline})",
-             'vae': f'plain VAE (β = 1{baseline})'}
-    return kinds[cfg['loss']]
+    "The model's objective for the card: 'β-TCVAE', or 'β-VAE (β = 3, a baseline)' with its β."
+    if cfg['loss'] == 'tcvae': return KINDS['tcvae']
+    baseline = ', a baseline' if name.endswith(('-betavae', '-vae')) else ''   # the dSprites β-VAE is no baseline
+    beta = 1 if cfg['loss'] == 'vae' else cfg['beta']
+    return f"{KINDS[cfg['loss']]} (β = {beta:g}{baseline})"
 
 
 def _training_section(cfg: dict, info: dict, hardware: str, note: str) -> str:
@@ -259,7 +260,7 @@ def _curve(run_dir, source, fast: bool, max_points: int = 10, must=None) -> list
         snaps = sorted(snaps + [Path(must)])
     for p in snaps:
         ck = load_checkpoint(p)
-        n_train, n_test = (1000, 500) if fast else (3000, 1500)
+        n_train, n_test = (400, 200) if fast else (3000, 1500)
         r = evaluate_model(model_from_checkpoint(ck), source, n_train=n_train, n_test=n_test, seed=7, factorvae=False)
         pts.append(dict(step=ck['step'], wall=ck['wall_time'], mig=r['mig'], dci_d=r['dci_d'], dci_c=r['dci_c'],
                         dci_i=r['dci_i']))
@@ -300,21 +301,22 @@ def ship_model(
     out_dir: str | Path = WEIGHTS_DIR,    # where the model goes
     report_dir: str | Path | None = None, # where its training report goes (default reports/training)
     produced_by: str = '',                # the command, for the card
+    progress: bool = True,                # show progress bars
 ) -> Model:
     "Ship a trained run: summary, readout, calibrators, held-out metrics, card; NAME.{pt,md,json} and its report."
     src = source_for(dataset, data_dir)
     ck = load_checkpoint(checkpoint or Path(run) / 'last.pt')
-    sizes = dict(readout_n=1000, summary_n=2000, calibration_groups=300) if fast else {}
-    model = model_from_run(ck, src, name, progress=True, **sizes)
+    sizes = dict(readout_n=600, summary_n=1000, calibration_groups=150) if fast else {}
+    model = model_from_run(ck, src, name, progress=progress, **sizes)
     seeds = list(range(1, eval_seeds + 1))
-    stats = metrics_over_seeds(model.vae, src, seeds, fast)
+    stats = metrics_over_seeds(model.vae, src, seeds, fast, progress)
     base_rows = []
     for spec in baselines:
         brun, label = spec.split(':')
         bck = load_checkpoint(Path(brun) / 'last.pt')
         bcmd = config_argv(bck['train_config'], TrainConfig, 'hephaestus train', steps=bck['step'])
         base_rows.append(dict(label=label, run=brun, step=bck['step'], wall=bck['wall_time'], command=bcmd,
-                              metrics=metrics_over_seeds(model_from_checkpoint(bck), src, seeds, fast)))
+                              metrics=metrics_over_seeds(model_from_checkpoint(bck), src, seeds, fast, progress)))
     hw = hardware_of(run, ck['train_config'])
     model.metrics = {k: v['mean'] for k, v in stats.items()}
     model.info |= dict(metrics_std={k: v['std'] for k, v in stats.items()}, eval_seeds=seeds, fast=fast)
@@ -322,7 +324,7 @@ def ship_model(
     save_model(model, out_dir)
     out = Path(report_dir) if report_dir else reports_dir() / 'training'
     out.mkdir(parents=True, exist_ok=True)
-    pts = _curve(run, src, fast, max_points=3 if fast else 10, must=checkpoint) if curve else []
+    pts = _curve(run, src, fast, max_points=2 if fast else 10, must=checkpoint) if curve else []
     cmd = config_argv(ck['train_config'], TrainConfig, 'hephaestus train', steps=ck['step'])
     report = dict(model=name, metrics=stats, baselines=base_rows, curve=pts, step=ck['step'], wall=ck['wall_time'],
                   command=cmd, note=note)
@@ -479,6 +481,12 @@ def _edits_files(out: Path, ev: dict, rm: dict, lat: dict, produced_by: str) -> 
                                   f"`{produced_by}` (10 DDIM steps).\n\n" + edits_markdown(ev) + '\n')
 
 
+def _measure_refiner(model: Model, n_metrics: int, edits: int, seed: int, progress: bool) -> tuple[dict, dict, dict]:
+    "Reconstructions, edits and latency of the model's refiner: what its card and the edits report give."
+    return (refiner_metrics(model, n=n_metrics, progress=progress),
+            evaluate_edits(model, n=edits, seed=seed, refine=True, progress=progress), refiner_latency(model))
+
+
 def _refiner_metrics(rm: dict, ev: dict, lat: dict) -> dict:
     "Plain Python numbers (a NumPy scalar would break loading with `weights_only=True`)."
     res = dict(rm) | {f'latency_{k}': v for k, v in lat.items()} | {'ssim_wins': ev['refiner_ssim_wins'][0]}
@@ -496,6 +504,7 @@ def ship_refiner(
     weights_dir: str | Path = WEIGHTS_DIR,  # where the model is, and the refiner goes
     report_dir: str | Path | None = None,   # where the edits report goes (default reports/generate)
     produced_by: str = '',                # the command, for the card
+    progress: bool = True,                # show progress bars
 ) -> Path:                                # the refiner's file
     "Evaluate a refiner trained for a shipped model, write its card and the edits report, export it beside the model."
     ckpt = Path(checkpoint or Path(run) / 'last.pt')
@@ -505,8 +514,7 @@ def ship_refiner(
         model = Model(model.vae, model.summary, model.name, model.readout, model.calibrators, model.card, model.metrics,
                       model.train_config, load_refiner(export_refiner(ckpt, f'{model_name}-refiner', model.vae, {}, '',
                                                                       weights_dir=d)), info=model.info)
-    rm, ev, lat = (refiner_metrics(model, n=n_metrics, progress=True),
-                   evaluate_edits(model, n=edits, seed=seed, refine=True, progress=True), refiner_latency(model))
+    rm, ev, lat = _measure_refiner(model, n_metrics, edits, seed, progress)
     cfg = ck['train_config']
     info = dict(step=ck['step'], wall_time=ck['wall_time'], note=note, hardware=hardware_of(run, cfg),
                 command=config_argv(cfg, RefinerConfig, 'hephaestus train-refiner', out=run))
@@ -523,13 +531,13 @@ def remeasure_refiner(
     weights_dir: str | Path = WEIGHTS_DIR,  # where they are
     report_dir: str | Path | None = None,   # where the edits report goes (default reports/generate)
     produced_by: str = '',                  # the command, for the card
+    progress: bool = True,                  # show progress bars
 ) -> dict:                                  # the new metrics
     "Measure a shipped refiner again and rewrite its card's measurements and the edits report (weights untouched)."
     model = load_pretrained(model_name, weights_dir)
     path = Path(weights_dir) / f'{model_name}-refiner.pt'
     blob = read_file(path, 'hephaestus-refiner-1', 'Hephaestus refiner')
-    rm, ev, lat = (refiner_metrics(model, n=n_metrics, progress=True),
-                   evaluate_edits(model, n=edits, seed=seed, refine=True, progress=True), refiner_latency(model))
+    rm, ev, lat = _measure_refiner(model, n_metrics, edits, seed, progress)
     old = ModelCard.parse(path.with_suffix('.md').read_text())
     _edits_files(Path(report_dir) if report_dir else reports_dir() / 'generate', ev, rm, lat, produced_by)
     blob['metrics'] = _refiner_metrics(rm, ev, lat)
