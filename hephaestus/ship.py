@@ -28,10 +28,10 @@ from .train import TrainConfig, load_checkpoint, model_from_checkpoint
 from .vae import build_model
 
 # %% auto #0
-__all__ = ['KINDS', 'FORMAT_1', 'source_for', 'evaluate_model', 'metrics_over_seeds', 'hardware_of', 'calibrate_all',
-           'model_from_run', 'validate_run', 'confidence_section', 'model_card', 'ship_model', 'refit_readout',
-           'refit_calibrators', 'upgrade_model_file', 'refiner_latency', 'refiner_card', 'ship_refiner',
-           'remeasure_refiner']
+__all__ = ['EVAL_SIZES', 'KINDS', 'FORMAT_1', 'source_for', 'evaluate_model', 'metrics_over_seeds', 'hardware_of',
+           'calibrate_all', 'model_from_run', 'validate_run', 'confidence_section', 'model_card', 'ship_model',
+           'refit_readout', 'refit_calibrators', 'upgrade_model_file', 'refiner_latency', 'refiner_card',
+           'ship_refiner', 'remeasure_refiner']
 
 # %% ../nbs/08a_ship.ipynb #42a12501
 def source_for(
@@ -49,6 +49,18 @@ def source_for(
     raise ValueError(f"models are shipped for 'shapes3d' or 'dsprites', got {dataset!r}")
 
 # %% ../nbs/08a_ship.ipynb #3ea182a5
+# Evaluation sizes, in one place: what a shipped model is measured with (MIG and DCI with disentanglement_lib's
+# sizes, FactorVAE at a fifth of its votes) and the reduced ones of `fast=True` (tests: never for a model to ship).
+EVAL_SIZES = {
+    False: dict(metrics=dict(n_train=10_000, n_test=5_000,
+                             factorvae_kw=dict(n_train=2_000, n_eval=1_000, n_variance=10_000)),
+                curve=dict(n_train=3000, n_test=1500), curve_points=10, model={}),
+    True: dict(metrics=dict(n_train=400, n_test=200, factorvae_kw=dict(n_train=50, n_eval=25, n_variance=500)),
+               curve=dict(n_train=400, n_test=200), curve_points=2,
+               model=dict(readout_n=600, summary_n=1000, calibration_groups=150)),
+}
+
+
 def evaluate_model(
     vae,                          # a VAE (or a `Model`)
     source,                       # its factor source
@@ -76,9 +88,7 @@ def metrics_over_seeds(
     progress: bool = True,  # show progress bars
 ) -> dict:                  # metric -> {mean, std, values}
     "The held-out metrics over several evaluation seeds: disentanglement_lib sizes, FactorVAE at a fifth."
-    kw = (dict(n_train=400, n_test=200, factorvae_kw=dict(n_train=50, n_eval=25, n_variance=500)) if fast else
-          dict(n_train=10_000, n_test=5_000, factorvae_kw=dict(n_train=2_000, n_eval=1_000, n_variance=10_000)))
-    runs = [evaluate_model(vae, source, seed=s, progress=progress, **kw) for s in seeds]
+    runs = [evaluate_model(vae, source, seed=s, progress=progress, **EVAL_SIZES[fast]['metrics']) for s in seeds]
     keys = [k for k in runs[0] if isinstance(runs[0][k], float)]
     std = lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
     return {k: dict(mean=float(np.mean([r[k] for r in runs])), std=std([r[k] for r in runs]),
@@ -190,10 +200,12 @@ def _training_section(cfg: dict, info: dict, hardware: str, note: str) -> str:
 
 def _metrics_section(stats: dict, seeds: Sequence[int], fast: bool) -> str:
     fmt = lambda k: f"{stats[k]['mean']:.3f} ± {stats[k]['std']:.3f}"
+    m = EVAL_SIZES[False]['metrics']
+    fv = m['factorvae_kw']
     sizes = ('reduced sample sizes (fast)' if fast else
-             'MIG and DCI with disentanglement_lib sizes (10,000 train / 5,000 test codes, DCI by histogram gradient '
-             'boosting); FactorVAE with 2,000 train / 1,000 eval votes of batch 64 (a fifth of the protocol, to fit '
-             'the CPU budget)')
+             f"MIG and DCI with disentanglement_lib sizes ({m['n_train']:,} train / {m['n_test']:,} test codes, DCI by "
+             f"histogram gradient boosting); FactorVAE with {fv['n_train']:,} train / {fv['n_eval']:,} eval votes of "
+             "batch 64 (a fifth of the protocol, to fit the CPU budget)")
     rows = [('MIG', 'mig'), ('DCI disentanglement', 'dci_d'), ('DCI completeness', 'dci_c'),
             ('DCI informativeness (test accuracy)', 'dci_i'), ('FactorVAE score', 'factorvae')]
     return '\n'.join([f"Fresh pictures drawn uniformly from the factor grid, disjoint seeds from the latent summary; "
@@ -260,8 +272,7 @@ def _curve(run_dir, source, fast: bool, max_points: int = 10, must=None) -> list
         snaps = sorted(snaps + [Path(must)])
     for p in snaps:
         ck = load_checkpoint(p)
-        n_train, n_test = (400, 200) if fast else (3000, 1500)
-        r = evaluate_model(model_from_checkpoint(ck), source, n_train=n_train, n_test=n_test, seed=7, factorvae=False)
+        r = evaluate_model(model_from_checkpoint(ck), source, seed=7, factorvae=False, **EVAL_SIZES[fast]['curve'])
         pts.append(dict(step=ck['step'], wall=ck['wall_time'], mig=r['mig'], dci_d=r['dci_d'], dci_c=r['dci_c'],
                         dci_i=r['dci_i']))
     return pts
@@ -306,8 +317,7 @@ def ship_model(
     "Ship a trained run: summary, readout, calibrators, held-out metrics, card; NAME.{pt,md,json} and its report."
     src = source_for(dataset, data_dir)
     ck = load_checkpoint(checkpoint or Path(run) / 'last.pt')
-    sizes = dict(readout_n=600, summary_n=1000, calibration_groups=150) if fast else {}
-    model = model_from_run(ck, src, name, progress=progress, **sizes)
+    model = model_from_run(ck, src, name, progress=progress, **EVAL_SIZES[fast]['model'])
     seeds = list(range(1, eval_seeds + 1))
     stats = metrics_over_seeds(model.vae, src, seeds, fast, progress)
     base_rows = []
@@ -324,7 +334,7 @@ def ship_model(
     save_model(model, out_dir)
     out = Path(report_dir) if report_dir else reports_dir() / 'training'
     out.mkdir(parents=True, exist_ok=True)
-    pts = _curve(run, src, fast, max_points=2 if fast else 10, must=checkpoint) if curve else []
+    pts = _curve(run, src, fast, max_points=EVAL_SIZES[fast]['curve_points'], must=checkpoint) if curve else []
     cmd = config_argv(ck['train_config'], TrainConfig, 'hephaestus train', steps=ck['step'])
     report = dict(model=name, metrics=stats, baselines=base_rows, curve=pts, step=ck['step'], wall=ck['wall_time'],
                   command=cmd, note=note)
