@@ -1,6 +1,7 @@
 # hephaestus: every target sets up its own virtual environment in .venv on first use.
 #   make test   notebooks/modules sync check, then pytest (module tests + every notebook executed)
 #   make demo   context groups from the built-in renderer -> reports/demo/
+#   make dashboard  the dashboards in Voila on 127.0.0.1 (a free port, printed); make lab: JupyterLab on 127.0.0.1
 # More: make export | clean-nbs | readme | docs | bench | sync | venv | clean-venv | help
 
 SHELL       := /bin/bash
@@ -18,14 +19,17 @@ PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check --progress-bar off
 # This machine's pip configuration warns once per package about index folders it lacks.
 PIP_NOISE   := is ignored: it is neither a file nor a directory
 PYTEST_ARGS ?=
+# pytest workers (pytest-xdist): the tests are independent processes pinned to one torch thread each,
+# so two workers use both cores of a 2-core machine; 0 runs them in this process, one by one.
+PYTEST_WORKERS ?= 2
 DEMO_ARGS   ?= --out reports/demo
 DOCS_DIR    ?= _docs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test sync demo export clean-nbs readme docs bench clean-venv
+.PHONY: help venv test sync demo export clean-nbs readme docs bench clean-venv lab dashboard
 
 help:
-	@sed -n '1,4s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,5s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
 
@@ -39,13 +43,19 @@ $(STAMP): settings.ini setup.py
 
 test: $(STAMP)
 	@$(PY) tools/nbsync.py
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 sync: $(STAMP)
 	$(PY) tools/nbsync.py
 
 demo: $(STAMP)
 	$(BIN)/hephaestus demo $(DEMO_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --notebook-dir=nbs
+
+dashboard: $(STAMP)
+	$(PY) tools/serve_dashboard.py
 
 export: $(STAMP)
 	$(BIN)/nbdev_export

@@ -16,7 +16,7 @@ from .figures import draw_picture
 
 # %% auto #0
 __all__ = ['METHODS', 'CONTEXT_TOL', 'READOUT_CONTEXT_TOL', 'FACTOR_TOL', 'load_group', 'GroupTerms', 'group_terms',
-           'outlier_scores', 'pretty_name', 'Ranking', 'rank_group', 'plot_ranking']
+           'outlier_scores', 'pretty_name', 'Ranking', 'rank_codes', 'rank_group', 'plot_ranking']
 
 # %% ../nbs/05_ranking.ipynb #998d0ae9
 _GRAY = ('L', '1', 'I', 'I;16', 'F', 'LA')
@@ -324,6 +324,34 @@ def _to_dict(
 Ranking.explain, Ranking.table, Ranking.to_dict = _explain, _table, _to_dict
 
 # %% ../nbs/05_ranking.ipynb #67c3ad4b
+def rank_codes(
+    model,                                   # a `Model`
+    mu: Tensor,                              # posterior means [N, D] of a group
+    logvar: Tensor,                          # their log-variances [N, D]
+    images: Tensor | None = None,            # the pictures [N, C, H, W] (for figures), if at hand
+    method: str | None = None,               # as in `rank_group`
+    labels: Sequence[str] | None = None,     # names of the pictures
+    floor: float = FLOOR,                    # floor of the per-dimension spread (latent methods)
+    context_tol: float | None = None,        # tolerance of the shared context (default: the method's)
+) -> Ranking:                                # the answer
+    "Rank a group from its codes (`rank_group` once the pictures are encoded; the dashboard re-scores edits so)."
+    method = method or model.method
+    if mu.ndim != 2 or mu.shape != logvar.shape or mu.shape[1] != model.latent_dim:
+        raise ValueError(f"codes must be [N, {model.latent_dim}] means and log-variances, "
+                         f"got {list(mu.shape)} and {list(logvar.shape)}")
+    check_group_size(len(mu), 'codes')
+    with torch.no_grad():
+        t = group_terms(model, mu, logvar, method, floor)
+    scores = t.z2.sum(-1)
+    contrib = t.z2 / scores[:, None].clamp(min=1e-12)
+    o = int(torch.argsort(scores, descending=True, stable=True)[0])
+    cal = model.calibrators.get(method)
+    conf = float(cal.predict(t.z2, t.spread)) if cal is not None else None
+    return Ranking(scores, contrib, t.z, mu, t.names, t.active, t.context(o, context_tol), method, images,
+                   list(labels) if labels is not None else None, t.factor_names, t.shares, conf,
+                   cal.threshold if cal is not None else 0.5, FACTOR_TOL[method])
+
+
 def rank_group(
     model,                                   # a `Model` (`load_pretrained(name)`)
     images,                                  # a group: tensor [N, C, H, W] in [0, 1], PIL images or image paths
@@ -335,19 +363,10 @@ def rank_group(
     "Rank a group of >= 3 pictures, most outlying first: the odd one out, every factor it breaks, and how sure."
     if labels is None and isinstance(images, (list, tuple)) and all(isinstance(p, (str, Path)) for p in images):
         labels = [Path(p).name for p in images]
-    method = method or model.method
     x = load_group(images, model.channels, model.image_size)
     with torch.no_grad():
         mu, logvar = model.encode(x)
-        t = group_terms(model, mu, logvar, method, floor)
-    scores = t.z2.sum(-1)
-    contrib = t.z2 / scores[:, None].clamp(min=1e-12)
-    o = int(torch.argsort(scores, descending=True, stable=True)[0])
-    cal = model.calibrators.get(method)
-    conf = float(cal.predict(t.z2, t.spread)) if cal is not None else None
-    return Ranking(scores, contrib, t.z, mu, t.names, t.active, t.context(o, context_tol), method, x,
-                   list(labels) if labels is not None else None, t.factor_names, t.shares, conf,
-                   cal.threshold if cal is not None else 0.5, FACTOR_TOL[method])
+    return rank_codes(model, mu, logvar, x, method, labels, floor, context_tol)
 
 # %% ../nbs/05_ranking.ipynb #91bc6366
 def plot_ranking(

@@ -61,6 +61,8 @@ def test_notebook(nb: Path):
     timeout = float(os.environ.get('HEPHAESTUS_NB_TIMEOUT', 600))
     env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
     env.setdefault('MPLBACKEND', 'Agg')
+    if os.environ.get('PYTEST_XDIST_WORKER'):   # tests run side by side (make test): one core each, no oversubscribing
+        env.setdefault('OMP_NUM_THREADS', '1')
     env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), env.get('PYTHONPATH')]))
     before = _tree_state()
     cmd = [sys.executable, str(RUNNER), str(nb), '--skip', *skip, '--force', *force, '--root', str(ROOT)]
