@@ -52,7 +52,7 @@ demo: $(STAMP)
 	$(BIN)/hephaestus demo $(DEMO_ARGS)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --notebook-dir=nbs
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --notebook-dir=nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 dashboard: $(STAMP)
 	$(PY) tools/serve_dashboard.py

@@ -90,3 +90,4 @@ def test_dashboard_in_the_browser(browser, server):
     print(f'page ready {ready:.1f} s; key press -> picture {sorted(ms)[len(ms) // 2]:.0f} ms (median of {len(ms)})')
     assert not outside, f'requests left 127.0.0.1: {outside}'
     assert not errors, f'console errors: {errors}'
+
