@@ -452,7 +452,7 @@ def _show_saliency(self: Dashboard) -> None:
 
 Dashboard._cells, Dashboard.show_group, Dashboard._show_saliency = _cells, _show_group, _show_saliency
 
-# %% ../nbs/09_dashboard.ipynb #dee9e3ae
+# %% ../nbs/09_dashboard.ipynb #e14f7fc3
 def _row(self: Dashboard, d: int) -> tuple:
     "(slider, marks, row) of latent dimension `d` of the current model, made once and reused."
     key = (self.model.name, d)
@@ -515,8 +515,9 @@ def _slide(self: Dashboard, d: int, value: float) -> None:
     "A slider moved: set the dimension, decode and re-score now, refine after `refine_delay` without moves."
     if self._hold:
         return
-    self.values[d] = float(value)
-    self.z[d] = float(value)
+    value = round(float(value), 4)   # what "copy as code" prints is exactly what is decoded
+    self.values[d] = value
+    self.z[d] = value
     self.update_picture()
 
 
