@@ -201,7 +201,7 @@ def _marks(values, lo: float, hi: float, outlier: int, picked: int, width: int =
     return (f'<svg class="hp-marks" width="{width}" height="16"><line x1="4" x2="{width - 4}" y1="15" y2="15" '
             f'stroke="#ccc"/>{"".join(ticks)}</svg>')
 
-# %% ../nbs/09_dashboard.ipynb #0c44b367
+# %% ../nbs/09_dashboard.ipynb #b173f65c
 STYLES = (('by context', 'context'), ('seed-style', 'seed'), ('single factor', 'single'), ('no outlier', 'none'),
           ('upload', 'upload'))
 SALIENCY = ('off', 'gradcam', 'gradcam++', 'gradient')
@@ -239,8 +239,8 @@ class Dashboard:
         self.w_saliency_method = W.ToggleButtons(options=SALIENCY, value='off', description='saliency',
                                                  style={'button_width': '90px'})
         self.w_saliency = W.Image(format='png')
-        self.w_picture = W.Image(format='png')
-        self.w_refined = W.Image(format='png')
+        self.w_picture = W.Image(format='png', width=192, height=192)   # sent at 64 x 64, enlarged by the browser
+        self.w_refined = W.Image(format='png', width=192, height=192)
         self.w_busy = W.HTML()
         self.w_sliders = W.VBox()
         self.w_rescore = W.HTML()
@@ -277,7 +277,8 @@ class Dashboard:
                            W.HBox([self.w_reset, self.w_strip_button, self.w_save_picture, self.w_save_figure,
                                    self.w_copy]),
                            self.w_strip, self.w_links, self.w_code])
-        css = W.HTML('<style>.hp-stale-img {opacity: 0.35; transition: opacity 0.1s}</style>')
+        css = W.HTML('<style>.hp-stale-img {opacity: 0.35; transition: opacity 0.1s} '
+                     '.hp-picture, .hp-refined {image-rendering: pixelated}</style>')
         self.widget = W.VBox([css, group_view, explorer])
         self.widget.add_class('hp-dashboard')
         self.set_model(model)
@@ -452,7 +453,7 @@ def _show_saliency(self: Dashboard) -> None:
 
 Dashboard._cells, Dashboard.show_group, Dashboard._show_saliency = _cells, _show_group, _show_saliency
 
-# %% ../nbs/09_dashboard.ipynb #e14f7fc3
+# %% ../nbs/09_dashboard.ipynb #85c498c7
 def _row(self: Dashboard, d: int) -> tuple:
     "(slider, marks, row) of latent dimension `d` of the current model, made once and reused."
     key = (self.model.name, d)
@@ -527,7 +528,7 @@ def _update_picture(self: Dashboard) -> None:
         x = self.model.decode(self.z[None]).clamp(0, 1)
     self.current, self.refined, self._token = x[0], None, self._token + 1
     self.stats['decodes'] += 1
-    self.w_picture.value = png_bytes(x[0], 3)
+    self.w_picture.value = png_bytes(x[0], 1)
     try:    # in a kernel: the picture goes out first, the re-score follows once this message is handled
         asyncio.get_running_loop().call_soon(self._after_move, self._token)
     except RuntimeError:
@@ -569,7 +570,7 @@ def _rescore(self: Dashboard):
 
 Dashboard.rescore = _rescore
 
-# %% ../nbs/09_dashboard.ipynb #51f4c370
+# %% ../nbs/09_dashboard.ipynb #ddff1e7b
 def _schedule_refine(self: Dashboard) -> None:
     "Refine the explored picture once the sliders rest `refine_delay` s (a worker thread; stale results dropped)."
     if self._pool is None or not self.model.has_refiner:
@@ -622,7 +623,7 @@ def _refined(self: Dashboard, fut, token: int, t0: float) -> None:
 def _show_refined(self: Dashboard, y: Tensor, seconds: float) -> None:
     self.refined = y
     self.stats['refined'] += 1
-    self.w_refined.value = png_bytes(y, 3)
+    self.w_refined.value = png_bytes(y, 1)
     self.w_refined.remove_class('hp-stale-img')
     self.w_busy.value = f'<span class="hp-busy-off">refined in {seconds:.2f} s</span>'
 
