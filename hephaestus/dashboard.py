@@ -201,7 +201,7 @@ def _marks(values, lo: float, hi: float, outlier: int, picked: int, width: int =
     return (f'<svg class="hp-marks" width="{width}" height="16"><line x1="4" x2="{width - 4}" y1="15" y2="15" '
             f'stroke="#ccc"/>{"".join(ticks)}</svg>')
 
-# %% ../nbs/09_dashboard.ipynb #b173f65c
+# %% ../nbs/09_dashboard.ipynb #71384f19
 STYLES = (('by context', 'context'), ('seed-style', 'seed'), ('single factor', 'single'), ('no outlier', 'none'),
           ('upload', 'upload'))
 SALIENCY = ('off', 'gradcam', 'gradcam++', 'gradient')
@@ -240,7 +240,8 @@ class Dashboard:
                                                  style={'button_width': '90px'})
         self.w_saliency = W.Image(format='png')
         self.w_picture = W.Image(format='png', width=192, height=192)   # sent at 64 x 64, enlarged by the browser
-        self.w_refined = W.Image(format='png', width=192, height=192)
+        self.w_refined = W.Image(value=png_bytes(torch.full((1, 8, 8), 0.92), 1), format='png', width=192,
+                                 height=192)   # a blank until the first refined picture
         self.w_busy = W.HTML()
         self.w_sliders = W.VBox()
         self.w_rescore = W.HTML()

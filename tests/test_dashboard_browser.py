@@ -91,3 +91,67 @@ def test_dashboard_in_the_browser(browser, server):
     assert not outside, f'requests left 127.0.0.1: {outside}'
     assert not errors, f'console errors: {errors}'
 
+
+
+def test_dashboard_in_jupyterlab(browser, tmp_path):
+    "The same dashboard in JupyterLab (on 127.0.0.1, nothing fetched elsewhere): run the app notebook, explore, drag."
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from browser import guard
+    shutil.copy(ROOT / 'apps' / 'dashboard.ipynb', tmp_path / 'dashboard.ipynb')   # JupyterLab may save its copy
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path / 'cfg')}
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), env.get('PYTHONPATH')]))
+    proc = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', '--ServerApp.ip=127.0.0.1',
+                             f'--ServerApp.port={port}', '--IdentityProvider.token=', '--ServerApp.password=',
+                             f'--ServerApp.root_dir={tmp_path}'] + (['--allow-root'] if os.geteuid() == 0 else []),
+                            env=env, stdout=open(tmp_path / 'lab.log', 'w'), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(120):
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        outside, errors = [], []
+        page = browser.new_page(viewport={'width': 1280, 'height': 1600})
+        guard(page, outside, errors)
+        page.goto(f'http://127.0.0.1:{port}/lab/tree/dashboard.ipynb', timeout=120_000)
+        page.wait_for_selector('.jp-CodeCell', timeout=120_000)
+        for attempt in range(3):   # the first Shift+Enter can come before the kernel connects: try again
+            page.wait_for_timeout(4000)
+            page.locator('.jp-CodeCell .jp-InputArea-editor').first.click()
+            page.keyboard.press('Shift+Enter')
+            try:
+                page.wait_for_function("() => { const e = document.querySelector('.hp-explain');"
+                                       " return e && /odd one out|No clear outlier/.test(e.textContent); }",
+                                       timeout=60_000)
+                break
+            except Exception:
+                if attempt == 2:
+                    page.screenshot(path=str(tmp_path / 'failed.png'))
+                    raise
+        page.locator('button.hp-explore-2').click()
+        page.wait_for_function('() => /edited image 2/.test(document.querySelector(".hp-rescore").textContent)',
+                               timeout=30_000)
+        before = page.locator('img.hp-picture').get_attribute('src')
+        page.locator('.hp-slider-0 .noUi-handle').focus()
+        page.keyboard.press('ArrowRight')
+        page.wait_for_function('(b) => document.querySelector("img.hp-picture").src !== b', arg=before,
+                               timeout=30_000)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / 'jupyterlab.png'))
+        page.close()
+        assert not outside, f'requests left 127.0.0.1: {outside}'
+        assert not errors, f'console errors: {errors}'
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
