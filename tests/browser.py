@@ -33,6 +33,27 @@ def ensure_chromium() -> str | None:
     return CHROMIUM if Path(CHROMIUM).exists() else None
 
 
+def free_port() -> int:
+    "A free TCP port on 127.0.0.1."
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float) -> bool:
+    "Whether something listens on 127.0.0.1:`port` within `timeout` seconds."
+    import socket
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=2).close()
+            return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
 class Server:
     "tools/serve_dashboard.py in a subprocess; `url` once it listens."
     def __init__(self, stock: bool = False, model: str = 'shapes3d', timeout: float = 120):
@@ -63,15 +84,8 @@ class Server:
             del self.log[:-400]
 
     def _wait_listening(self, timeout: float):
-        import socket
-        port, t0 = int(self.url.rstrip('/').rsplit(':', 1)[1]), time.time()
-        while time.time() - t0 < timeout:
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=2).close()
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError('the dashboard server does not answer:\n' + ''.join(self.log))
+        if not wait_port(int(self.url.rstrip('/').rsplit(':', 1)[1]), timeout):
+            raise RuntimeError('the dashboard server does not answer:\n' + ''.join(self.log))
 
     def close(self):
         "Stop the server and its kernels (its whole process group)."

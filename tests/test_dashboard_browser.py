@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import ARGS, ROOT, Server, ensure_chromium, open_dashboard, press_and_wait
+from browser import ARGS, ROOT, Server, ensure_chromium, free_port, guard, open_dashboard, press_and_wait, wait_port
 
 SHOTS = ROOT / 'reports' / 'dashboard'
 
@@ -98,15 +98,10 @@ def test_dashboard_in_jupyterlab(browser, tmp_path):
     import os
     import shutil
     import signal
-    import socket
     import subprocess
     import sys
-    import time
-    from browser import guard
     shutil.copy(ROOT / 'apps' / 'dashboard.ipynb', tmp_path / 'dashboard.ipynb')   # JupyterLab may save its copy
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path / 'cfg')}
     env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), env.get('PYTHONPATH')]))
     proc = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', '--ServerApp.ip=127.0.0.1',
@@ -115,12 +110,7 @@ def test_dashboard_in_jupyterlab(browser, tmp_path):
                             env=env, stdout=open(tmp_path / 'lab.log', 'w'), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(120):
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+        assert wait_port(port, 60), 'JupyterLab did not start: ' + (tmp_path / 'lab.log').read_text()[-2000:]
         outside, errors = [], []
         page = browser.new_page(viewport={'width': 1280, 'height': 1600})
         guard(page, outside, errors)
