@@ -34,12 +34,15 @@ if __name__ == '__main__':
     ap.add_argument('--seeds', type=int, nargs='+', default=[99, 98])
     ap.add_argument('--readout-n', type=int, default=20_000,
                     help='pictures to fit each readout on (as shipped: 20,000)')
+    ap.add_argument('--summary-n', type=int, default=10_000,
+                    help="pictures each run's latent summary is measured on (as shipped: 10,000)")
     ap.add_argument('--out', required=True, help='path without suffix: writes OUT.md and OUT.json')
     a = ap.parse_args()
     torch.set_num_threads(2)
     src, results = source_for(a.dataset, a.data_dir), {}
     for run in a.runs:
-        results[Path(run).name] = validate_run(Path(run) / 'last.pt', src, a.groups, a.seeds, readout_n=a.readout_n)
+        results[Path(run).name] = validate_run(Path(run) / 'last.pt', src, a.groups, a.seeds, readout_n=a.readout_n,
+                                              summary_n=a.summary_n)
         print(Path(run).name, {k: v for k, v in results[Path(run).name].items() if 'seed' in k}, flush=True)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)

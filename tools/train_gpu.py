@@ -110,6 +110,7 @@ if __name__ == '__main__':
     ap.add_argument('--runs', default='main', choices=('main', 'baselines', 'dsprites'),
                     help="'main' (RUNS, then the refiner), 'baselines' (BASELINES, no refiner) "
                          "or 'dsprites' (DSPRITES, needs --dsprites)")
+    ap.add_argument('--only', nargs='+', help='train only these runs of the chosen set (by name)')
     ap.add_argument('--steps', type=int, default=1_000_000,
                     help='steps of each VAE run (the --minutes budget usually ends it first)')
     ap.add_argument('--no-validate', action='store_true',
@@ -131,6 +132,10 @@ if __name__ == '__main__':
     runs = dict({'main': RUNS, 'baselines': BASELINES, 'dsprites': DSPRITES}[a.runs])
     if a.dsprites and a.runs != 'dsprites':
         runs['dsprites'] = ['--dataset', 'dsprites', '--seed', '0', '--object-weight', '0']
+    if a.only:
+        unknown = sorted(set(a.only) - set(runs))
+        if unknown: ap.error(f"--only: no run {', '.join(unknown)} in --runs {a.runs} (it has {', '.join(runs)})")
+        runs = {k: v for k, v in runs.items() if k in a.only}
     runs = {k: [*v, '--data-dir', a.dsprites] if k.startswith('dsprites') else v for k, v in runs.items()}
     procs = {}
     for name, extra in runs.items():
