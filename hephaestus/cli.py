@@ -18,20 +18,21 @@ from typing import Callable
 from . import __version__
 from .data import Shapes3D
 from .diffusion import RefinerConfig, load_refiner_checkpoint, train_refiner as train_refiner_run
+from .semantic import SemanticConfig, train_semantic as train_semantic_run
 from .evaluation.edits import edits_report
 from .evaluation.ranking import ranking_report
 from .evaluation.saliency import saliency_report
 from .generate import plot_edit_grid, plot_path, similarity_path
 from .groups import sample_groups, show_groups, value_names
 from .model import available_pretrained, load_pretrained
-from .ranking import plot_ranking, rank_group
+from .ranking import METHODS, plot_ranking, rank_group
 from .runs import option_name
 from .train import TrainConfig, model_from_checkpoint, train as train_run
 
 # %% auto #0
 __all__ = ['COMMANDS', 'PROG', 'USER_ERRORS', 'GROUP_STYLES', 'EVALUATIONS', 'Command', 'command', 'build_parser', 'error',
            'main', 'add_config_options', 'config_from_args', 'describe_groups', 'rank_demo_groups', 'generation_demo',
-           'run_demo', 'demo', 'train', 'load_vae', 'train_refiner', 'rank', 'evaluate']
+           'run_demo', 'demo', 'train', 'load_vae', 'train_refiner', 'train_semantic', 'rank', 'evaluate']
 
 # %% ../nbs/90_cli.ipynb #11668f00
 @dataclass
@@ -369,13 +370,27 @@ def train_refiner(
     print(f"checkpoint: {last} (step {ck['step']}, {ck['wall_time'] / 60:.1f} min of training)")
     return 0
 
+# %% ../nbs/90_cli.ipynb #74e3280f
+def _semantic_args(p: argparse.ArgumentParser):
+    _run_args(p, SemanticConfig)
+
+
+@command('train-semantic', 'Train the semantic view of a natural-picture model (SimCLR, no labels).', _semantic_args)
+def train_semantic(
+    args: argparse.Namespace,   # the parsed options: one per `SemanticConfig` field, --resume, --quiet
+) -> int:                       # the exit status
+    "The `train-semantic` subcommand."
+    last = train_semantic_run(config_from_args(SemanticConfig, args), resume=args.resume, progress=not args.quiet)
+    print(f"checkpoint: {last}")
+    return 0
+
 # %% ../nbs/90_cli.ipynb #02f73e84
 def _rank_args(p: argparse.ArgumentParser):
     p.add_argument('images', nargs='+', metavar='IMG', help='the pictures of the group (3 or more image files)')
     p.add_argument('--model', default='shapes3d', help='shipped model to use (default: %(default)s)')
-    p.add_argument('--method', default=None, choices=('readout', 'robust', 'plain'),
-                   help="outlier score: factor by factor through the model's readout, or per latent dimension "
-                        "(default: the model's best, the readout when it has one)")
+    p.add_argument('--method', default=None, choices=METHODS,
+                   help="outlier score: factor by factor through the model's readout, per latent dimension, or "
+                        "through the semantic view (default: the model's best: semantic, else readout, else robust)")
     p.add_argument('--json', action='store_true', help='print the ranking as JSON')
     p.add_argument('--figure', metavar='PNG', help='write a figure of the ranked group and the contributions')
 

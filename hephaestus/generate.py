@@ -28,6 +28,7 @@ class Changes:
     dims: Tensor                                # latent dimensions to set [k]
     values: Tensor                              # their new values [k]
     named: dict = field(default_factory=dict)   # the checked changes by name: factor -> class, 'zD' -> number
+    relative: Tensor | None = None              # [k] bool: add the value to the code instead of setting it
 
     def __len__(self) -> int:
         return len(self.dims)
@@ -86,6 +87,11 @@ def _latent_value(name: str, value) -> float:
     return float(v)
 
 # %% ../nbs/07_generate.ipynb #a83090f3
+def _label_sign(s, d: int) -> float:
+    "+1 when raising dimension `d` raises its measured aspect, -1 when it lowers it."
+    return -1.0 if s.label_words and s.label_words[d] and tuple(s.label_words[d])[2:3] == (-1,) else 1.0
+
+
 def _one_change(model, key: str, value) -> tuple[list[int], list[float], object]:
     "(dimensions, values, the checked value) of one change."
     s, D = model.summary, model.latent_dim
@@ -100,9 +106,10 @@ def _one_change(model, key: str, value) -> tuple[list[int], list[float], object]
         v = _factor_class(s.value_names.get(key, []), key, value, len(c))
         ds = s.dims_of(key)
         return ds, c[v, ds].tolist(), v
-    if s.labels and key in s.labels:
+    if s.labels and key in s.labels:   # a measured aspect ('brightness': +1): a step of its spreads, its way up
         v = _latent_value(key, value)
-        return [s.labels.index(key)], [v], v
+        d = s.labels.index(key)
+        return [d], [v * float(s.scale()[0][d]) * _label_sign(s, d)], v
     named = (f"the factors {', '.join(s.editable())} or " if s.editable() else '')
     labels = f"the dimensions {', '.join(s.labels)} or " if s.labels else ''
     raise ValueError(f"unknown change {key!r}: name one of {named}{labels}latent dimensions z0..z{D - 1}")
@@ -119,18 +126,21 @@ def parse_changes(
         changes = {}
     if not isinstance(changes, Mapping):
         raise TypeError(f"changes must be a dict like {{'shape': 2, 'z3': 0.5}}, got {type(changes).__name__}")
-    dims, vals, named, setby = [], [], {}, {}
+    dims, vals, named, setby, rel = [], [], {}, {}, []
+    labels = model.summary.labels or []
     for key, value in changes.items():
         if not isinstance(key, str):
             raise ValueError(f"change names must be strings, got {key!r}")
         ds, vs, named[key] = _one_change(model, key, value)
+        rel += [key in labels and not _LATENT.match(key)] * len(ds)
         for d in ds:
             if d in setby:
                 raise ValueError(f"latent z{d} is set twice, by {setby[d]!r} and {key!r}")
             setby[d] = key
         dims += ds
         vals += vs
-    return Changes(torch.tensor(dims, dtype=torch.long), torch.tensor(vals, dtype=torch.float32), named)
+    return Changes(torch.tensor(dims, dtype=torch.long), torch.tensor(vals, dtype=torch.float32), named,
+                   torch.tensor(rel, dtype=torch.bool))
 
 # %% ../nbs/07_generate.ipynb #f38adc38
 def apply_changes(
@@ -145,7 +155,9 @@ def apply_changes(
         got = list(z.shape) if isinstance(z, Tensor) else type(z).__name__
         raise ValueError(f"codes must be a tensor [N, {D}], got {got}")
     out = z.clone()
-    out[:, ch.dims] = ch.values.to(out)
+    rel = ch.relative if ch.relative is not None else torch.zeros(len(ch.dims), dtype=torch.bool)
+    out[:, ch.dims[~rel]] = ch.values[~rel].to(out)
+    out[:, ch.dims[rel]] += ch.values[rel].to(out)     # measured aspects: a step from each picture's own code
     return out
 
 # %% ../nbs/07_generate.ipynb #52c0fc0b

@@ -4,7 +4,8 @@
 
 # %% ../nbs/00a_loaders.ipynb #1e5d8133
 from __future__ import annotations
-import io, os, pickle, zipfile, zlib
+import hashlib, io, os, pickle, zipfile, zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -13,10 +14,12 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
+from .paths import atomic_save, data_dir as _cache_dir, read_file
 
 # %% auto #0
-__all__ = ['DSPRITES_FACTORS', 'CIFAR100_FINE', 'CIFAR100_COARSE', 'IMG_EXTENSIONS', 'DEFAULT_SHIFT', 'DEFAULT_BORDER',
-           'to_unit_float', 'open_h5', 'DSprites', 'CIFAR100', 'ImageFolderSet', 'extract_zip', 'shift_horizontal',
+__all__ = ['DSPRITES_FACTORS', 'CIFAR100_FINE', 'CIFAR100_COARSE', 'IMG_EXTENSIONS', 'NATURAL_DATASETS', 'VAL_FRACTION',
+           'SPLIT_SEED', 'DEFAULT_SHIFT', 'DEFAULT_BORDER', 'to_unit_float', 'open_h5', 'DSprites', 'CIFAR100',
+           'ImageFolderSet', 'extract_zip', 'PictureArray', 'holdout', 'load_pictures', 'shift_horizontal',
            'RandomHorizontalShift']
 
 # %% ../nbs/00a_loaders.ipynb #2a203e8f
@@ -415,6 +418,109 @@ def extract_zip(
     except (zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise ValueError(f"{zp} is truncated or not a valid zip file ({e})") from None
     return dest
+
+# %% ../nbs/00a_loaders.ipynb #a58b25c1
+NATURAL_DATASETS = ('cifar10', 'cifar100', 'folder')
+VAL_FRACTION, SPLIT_SEED = 0.1, 2026   # the held-out part of every natural-picture data set, and its seed
+
+
+@dataclass
+class PictureArray:
+    "Labelled pictures held in memory (uint8), with their class names and a fixed held-out split."
+    images: Tensor                 # uint8 [N, C, H, W]
+    labels: Tensor                 # [N] class of each picture
+    class_names: list[str]         # the name of each class
+    source: str = ''               # where they came from
+    coarse: Tensor | None = None   # [N] CIFAR-100 coarse classes (None elsewhere)
+    coarse_names: list[str] | None = None
+
+    def __len__(self) -> int: return len(self.images)
+    def __repr__(self):
+        return f"PictureArray({self.source}: {len(self)} pictures {list(self.images.shape[1:])}, " \
+               f"{len(self.class_names)} classes)"
+
+    def split(
+        self,
+        part: str = 'val',                 # 'train' or 'val'
+        fraction: float = VAL_FRACTION,    # share of each class held out
+        seed: int = SPLIT_SEED,            # the split's seed
+    ) -> Tensor:                           # indices of the part, sorted
+        "The indices of the training or the held-out part (the same every time: per class, seeded)."
+        if part not in ('train', 'val'): raise ValueError(f"part must be 'train' or 'val', got {part!r}")
+        return holdout(self.labels, fraction, seed)[part == 'val']
+
+    def pictures(
+        self,
+        idx,        # indices
+    ) -> Tensor:    # float [len(idx), C, H, W] in [0, 1]
+        "Pictures `idx` as floats."
+        return self.images[torch.as_tensor(idx).long()].float() / 255
+
+
+def holdout(
+    labels: Tensor,                  # [N] classes
+    fraction: float = VAL_FRACTION,  # share of each class held out
+    seed: int = SPLIT_SEED,          # the split's seed
+) -> tuple[Tensor, Tensor]:          # (training indices, held-out indices), each sorted
+    "A stratified split: `fraction` of each class, drawn with `seed`, held out."
+    if not 0 < fraction < 1: raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction}")
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.as_tensor(labels)
+    val = []
+    for c in labels.unique():
+        idx = (labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        k = min(max(1, round(fraction * len(idx))), len(idx) - 1)   # a class of one picture stays in training
+        val.append(idx[:k])
+    val = torch.cat(val).sort().values
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    keep[val] = False
+    return keep.nonzero().flatten(), val
+
+
+def _cifar10_source(data_dir: str | os.PathLike) -> Path:
+    p = _require(data_dir, 'CIFAR-10 folder or zip')
+    if p.is_file(): return p
+    zips = sorted(p.rglob('cifar10*.zip'))
+    return zips[0] if zips else (p/'train' if (p/'train').is_dir() else p)
+
+
+def load_pictures(
+    dataset: str,                            # 'cifar10', 'cifar100' or 'folder'
+    data_dir: str | os.PathLike,             # a folder (or zip) holding it
+    size: int | None = 32,                   # resize to size x size ('folder'; CIFAR pictures are 32 already)
+    label: str = 'fine',                     # CIFAR-100: 'fine' or 'coarse' classes
+    cache: bool = True,                      # keep the decoded array in the data folder
+    progress: bool = True,                   # a progress bar while decoding
+) -> PictureArray:                           # the pictures, uint8, in memory
+    "Every picture of a natural-picture data set, decoded once (and cached) into one uint8 array."
+    if dataset not in NATURAL_DATASETS:
+        raise ValueError(f"unknown natural-picture data set {dataset!r}; choose one of {', '.join(NATURAL_DATASETS)}")
+    if dataset == 'cifar100':
+        ds = CIFAR100(data_dir, 'train', label=label)
+        return PictureArray(ds.data, ds.labels, ds.class_names, f'cifar100 {label}', ds.coarse_labels,
+                            list(ds.coarse_names))
+    src = _cifar10_source(data_dir) if dataset == 'cifar10' else _require(data_dir, 'picture folder or zip')
+    st = src.stat()
+    key = hashlib.sha1(f'{src.resolve()}|{st.st_size}|{st.st_mtime_ns}|{size}'.encode()).hexdigest()[:12]
+    path = _cache_dir() / 'pictures' / f'{dataset}-{key}.pt'
+    if cache and path.exists():
+        b = read_file(path, 'pictures-1', 'picture cache')
+        return PictureArray(b['images'], b['labels'], b['class_names'], b['source'])
+    sub = 'train' if src.is_file() and dataset == 'cifar10' else None
+    try:
+        ds = ImageFolderSet(src, size=size, subdir=sub)
+    except FileNotFoundError:
+        ds = ImageFolderSet(src, size=size)
+    ims = [ds.load(i) for i in tqdm(range(len(ds)), desc=f'decoding {src.name}', disable=not progress)]
+    shapes = {tuple(x.shape) for x in ims}
+    if len(shapes) > 1:
+        raise ValueError(f"pictures in {src} differ in size {sorted(shapes)[:4]}; pass size= to resize them")
+    out = PictureArray(torch.stack(ims), ds.labels.clone(), list(ds.class_names), f'{dataset} {src.name}')
+    if cache:
+        atomic_save(dict(format='pictures-1', images=out.images, labels=out.labels, class_names=out.class_names,
+                         source=out.source), path)
+    return out
 
 # %% ../nbs/00a_loaders.ipynb #535a95f9
 def shift_horizontal(

@@ -13,6 +13,7 @@ from .confidence import Calibrator
 from .diffusion import Refiner, check_refiner, load_refiner, refine
 from .paths import WEIGHTS_DIR, atomic_save, read_file
 from .readout import FactorReadout
+from .semantic import SemanticEncoder, embed
 from .summary import LatentSummary, encode_images
 from .vae import build_model
 
@@ -92,6 +93,8 @@ class Model:
         refiner: Refiner | None = None,            # its diffusion refiner, or None
         refiner_path: str | Path | None = None,    # where to load the refiner from when first used
         info: dict | None = None,                  # anything else the model file records (steps, wall time, ...)
+        semantic: SemanticEncoder | None = None,   # a semantic view learnt without labels (natural pictures)
+        semantic_weight: float = 0.0,              # weight of the latent score beside the semantic one (measured)
     ):
         if summary.latent_dim != vae.latent_dim:
             raise ValueError(f"the summary describes {summary.latent_dim} latent dimensions, "
@@ -103,6 +106,10 @@ class Model:
         self.card = card or ModelCard(f'Model card: `{name or "model"}`')
         self.metrics, self.train_config, self.info = dict(metrics or {}), train_config, dict(info or {})
         self._refiner, self.refiner_path = refiner, (Path(refiner_path) if refiner_path else None)
+        self.semantic, self.semantic_weight = (semantic.eval() if semantic is not None else None), float(semantic_weight)
+        if semantic is not None and (semantic.in_channels, semantic.image_size) != (vae.in_channels, vae.image_size):
+            raise ValueError(f"the semantic encoder takes {semantic.in_channels}x{semantic.image_size}² pictures, "
+                             f"the VAE {vae.in_channels}x{vae.image_size}²")
         if refiner is not None:
             check_refiner(refiner, vae)
 
@@ -123,16 +130,33 @@ class Model:
         return list(self.summary.factor_names)
 
     @property
-    def method(self) -> str:  # 'readout' or 'robust'
+    def method(self) -> str:  # 'semantic', 'readout' or 'robust'
+        "The ranking `rank_group` uses by default: 'semantic' with a semantic view, 'readout' with a readout, else \
+'robust' (each the best measured for its kind of model)."
+        return 'semantic' if self.semantic is not None else 'readout' if self.readout is not None else 'robust'
 
-        "The ranking `rank_group` uses by default: 'readout' when there is a readout, else 'robust'."
-        return 'readout' if self.readout is not None else 'robust'
+    @property
+    def methods(self) -> list[str]:  # ranking methods
+        "The rankings this model can do (`rank_group(..., method=)`), its default first."
+        can = [m for m in ('semantic', 'readout', 'robust', 'plain')
+               if (m != 'semantic' or self.semantic is not None) and (m != 'readout' or self.readout is not None)]
+        return [self.method] + [m for m in can if m != self.method]
+
+    def embed(
+        self,
+        x: Tensor,    # pictures [N, C, H, W] in [0, 1]
+    ) -> Tensor:      # [N, F] unit-length semantic features
+        "The semantic features of pictures (ValueError for a model without a semantic view)."
+        if self.semantic is None:
+            raise ValueError(f"model {self.name or '(unnamed)'!r} has no semantic view (natural-picture models have one)")
+        return embed(self.semantic, x)
 
     def __repr__(self) -> str:
         parts = [f"{self.channels}x{self.image_size}x{self.image_size} pictures", f"{self.latent_dim} latent dims",
                  f"{int(self.summary.active.sum())} active",
                  f"factors {', '.join(self.factor_names)}" if self.factor_names else 'no known factors',
                  'readout' if self.readout is not None else 'no readout',
+                 *(['semantic view'] if self.semantic is not None else []),
                  f"calibrated for {', '.join(self.calibrators)}" if self.calibrators else 'not calibrated',
                  'refiner' if self.has_refiner else 'no refiner']
         return f"Model({self.name!r}: {'; '.join(parts)})"
@@ -257,7 +281,10 @@ def save_model(
                 readout=model.readout.to_state() if model.readout is not None else None,
                 calibrators={m: c.to_state() for m, c in model.calibrators.items()},
                 metrics={k: float(v) for k, v in model.metrics.items()}, train_config=model.train_config,
-                info=model.info, card=model.card.to_state())
+                info=model.info, card=model.card.to_state(),
+                semantic=None if model.semantic is None else dict(config=model.semantic.config,
+                                                                  state=model.semantic.state_dict(),
+                                                                  weight=model.semantic_weight))
     path = atomic_save(blob, out_dir / f'{model.name}.pt')
     (out_dir / f'{model.name}.md').write_text(model.card.render())
     meta = dict(name=model.name, metrics=blob['metrics'], info=model.info, factor_of_dim=model.summary.factor_of_dim,
@@ -297,5 +324,13 @@ def load_pretrained(
     ro = FactorReadout.from_state(blob['readout'], vae.latent_dim) if readout and blob['readout'] else None
     cal = {m: Calibrator.from_state(s) for m, s in blob['calibrators'].items() if readout or m != 'readout'}
     ref = path.with_name(f'{name}-refiner.pt')
+    sem, sw = None, 0.0
+    if blob.get('semantic'):
+        sem, sw = SemanticEncoder(**blob['semantic']['config']), blob['semantic']['weight']
+        try:
+            sem.load_state_dict(blob['semantic']['state'])
+        except RuntimeError:
+            raise ValueError(f"{path}: semantic weights do not match their config {blob['semantic']['config']}") from None
     return Model(vae, LatentSummary.from_state(blob['summary']), name, ro, cal, ModelCard.from_state(blob['card']),
-                 blob['metrics'], blob['train_config'], refiner_path=ref if ref.exists() else None, info=blob['info'])
+                 blob['metrics'], blob['train_config'], refiner_path=ref if ref.exists() else None, info=blob['info'],
+                 semantic=sem, semantic_weight=sw)

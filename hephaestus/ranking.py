@@ -13,10 +13,11 @@ import torch
 from torch import Tensor
 from .deviations import FLOOR, check_group_size, factor_deviations, latent_deviations
 from .figures import draw_picture
+from .semantic import semantic_scores
 
 # %% auto #0
 __all__ = ['METHODS', 'CONTEXT_TOL', 'READOUT_CONTEXT_TOL', 'FACTOR_TOL', 'load_group', 'GroupTerms', 'group_terms',
-           'outlier_scores', 'pretty_name', 'Ranking', 'rank_codes', 'rank_group', 'plot_ranking']
+           'outlier_scores', 'pretty_name', 'Ranking', 'combine_scores', 'rank_codes', 'rank_group', 'plot_ranking']
 
 # %% ../nbs/05_ranking.ipynb #998d0ae9
 _GRAY = ('L', '1', 'I', 'I;16', 'F', 'LA')
@@ -107,7 +108,7 @@ def load_group(
     return x
 
 # %% ../nbs/05_ranking.ipynb #0292b7de
-METHODS = ('readout', 'robust', 'plain')   # factor by factor through the readout; per latent dimension
+METHODS = ('readout', 'robust', 'plain', 'semantic')   # through the readout; per latent dimension; semantic view
 CONTEXT_TOL = 0.5   # a factor is shared when its dimensions' spread over the inliers is below this (dataset units)
 READOUT_CONTEXT_TOL = 4.0   # ... or, in readout units, each inlier within 4 residual variances per coordinate
 
@@ -162,6 +163,8 @@ def group_terms(
     method = method or model.method
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == 'semantic':       # the latent side of a semantic ranking: what it looks like, per dimension
+        method = 'robust'
     if method == 'readout':
         ro = model.readout
         if ro is None:
@@ -191,6 +194,7 @@ def outlier_scores(
 
 # %% ../nbs/05_ranking.ipynb #c1b3e165
 FACTOR_TOL = dict(readout=6.0, robust=24.0, plain=1.0)   # evidence that names a factor (chosen in 05e)
+FACTOR_TOL['semantic'] = FACTOR_TOL['robust']            # the semantic ranking names aspects from the robust terms
 
 
 def pretty_name(
@@ -224,6 +228,9 @@ class Ranking:
     confidence: float | None = None              # P(the top-ranked picture is the outlier), calibrated
     threshold: float = 0.5                       # `has_outlier` when `confidence` reaches it
     factor_tol: float = 6.0                      # evidence that names a factor
+    unit_evidence: Tensor | None = None          # [N, U] the units' squared deviations, when `scores` are not their sum
+    words: list | None = None                    # [U] (word as a unit's code rises, word as it falls), where known
+    semantic: Tensor | None = None               # [N] the semantic scores, when the ranking has a semantic view
 
     @property
     def order(self) -> Tensor:   # [N] picture indices
@@ -256,7 +263,13 @@ class Ranking:
 # %% ../nbs/05_ranking.ipynb #92a2caae
 def _evidence(self: Ranking, i: int) -> Tensor:
     "[F] picture `i`'s squared deviations shared out by factor."
-    return (self.contributions[i] * self.scores[i]) @ self.shares
+    ev = self.unit_evidence[i] if self.unit_evidence is not None else self.contributions[i] * self.scores[i]
+    return ev @ self.shares
+
+
+def _total(self: Ranking, i: int) -> Tensor:
+    "Picture `i`'s total squared deviation (its score, for rankings that score by the deviations)."
+    return self.unit_evidence[i].sum() if self.unit_evidence is not None else self.scores[i]
 
 
 def _factors_for(
@@ -264,7 +277,7 @@ def _factors_for(
     i: int,                          # a picture's position in the group
 ) -> list[tuple[str, float]]:        # [(factor, share), ...], largest share first
     "All factors ranked by their share of picture `i`'s score: [(factor, share), ...]."
-    share = _evidence(self, i) / self.scores[i].clamp(min=1e-12)
+    share = _evidence(self, i) / _total(self, i).clamp(min=1e-12)
     return sorted(zip(self.factor_names, share.tolist()), key=lambda kv: -kv[1])
 
 
@@ -272,13 +285,26 @@ def _factors(self: Ranking) -> list[tuple[str, float]]:
     "The factors in which the outlier breaks the context, strongest first, each with its share of the score."
     o = self.outlier
     e = _evidence(self, o)
-    share = e / self.scores[o].clamp(min=1e-12)
+    share = e / _total(self, o).clamp(min=1e-12)
     keep = [(f, float(s)) for f, s, ev in zip(self.factor_names, share, e) if ev >= self.factor_tol]
     return sorted(keep, key=lambda kv: -kv[1]) or _factors_for(self, o)[:1]
 
 
+def _aspects(self: Ranking) -> list[str]:
+    "The factors the outlier breaks as words that say which way ('darker', 'bluer') where the units have words."
+    if not self.words:
+        return []
+    o, out = self.outlier, []
+    for f, _ in self.factors:
+        if f in self.names and self.words[self.names.index(f)]:
+            up, down = self.words[self.names.index(f)][:2]
+            out.append(up if float(self.z[o, self.names.index(f)]) > 0 else down)
+    return out
+
+
 Ranking.factors_for = _factors_for
 Ranking.factors = property(_factors)
+Ranking.aspects = property(_aspects)
 Ranking.factor = property(lambda self: self.factors[0][0])
 
 # %% ../nbs/05_ranking.ipynb #0ebddfdf
@@ -292,6 +318,10 @@ def _explain(
     ctx = f"the group shares {_and(shared)}" if shared else "the pictures share no factor clearly"
     sure = f" (confidence {self.confidence:.2f})" if self.confidence is not None else ''
     broken = _and([f for f, _ in self.factors])
+    if self.semantic is not None:   # natural pictures: what it shows, then how it looks
+        looks = ', '.join(self.aspects) or f"different in {broken}"
+        return (f"{self.label(o)} is the odd one out{sure}: it shows something else than the others (semantic "
+                f"view); it also looks {looks}.")
     if not self.has_outlier:
         return f"No clear outlier{sure}: {ctx}; {self.label(o)} stands out most, in {broken}."
     return f"{self.label(o)} is the odd one out{sure}: {ctx}; {self.label(o)} has a different {broken}."
@@ -324,6 +354,16 @@ def _to_dict(
 Ranking.explain, Ranking.table, Ranking.to_dict = _explain, _table, _to_dict
 
 # %% ../nbs/05_ranking.ipynb #67c3ad4b
+def combine_scores(
+    semantic: Tensor,     # [..., N] semantic scores of a group
+    latent: Tensor,       # [..., N] latent scores of it
+    weight: float,        # weight of the latent side (0: semantic only)
+) -> Tensor:              # [..., N]
+    "Semantic and latent scores on one scale (each over its group median), the latent side weighted."
+    med = lambda s: s.median(-1, keepdim=True).values.clamp(min=1e-12)
+    return semantic / med(semantic) + weight * latent / med(latent)
+
+
 def rank_codes(
     model,                                   # a `Model`
     mu: Tensor,                              # posterior means [N, D] of a group
@@ -333,6 +373,7 @@ def rank_codes(
     labels: Sequence[str] | None = None,     # names of the pictures
     floor: float = FLOOR,                    # floor of the per-dimension spread (latent methods)
     context_tol: float | None = None,        # tolerance of the shared context (default: the method's)
+    features: Tensor | None = None,          # [N, F] semantic features (method 'semantic'; default: from `images`)
 ) -> Ranking:                                # the answer
     "Rank a group from its codes (`rank_group` once the pictures are encoded; the dashboard re-scores edits so)."
     method = method or model.method
@@ -344,12 +385,22 @@ def rank_codes(
         t = group_terms(model, mu, logvar, method, floor)
     scores = t.z2.sum(-1)
     contrib = t.z2 / scores[:, None].clamp(min=1e-12)
+    sem = None
+    if method == 'semantic':
+        if features is None:
+            if images is None:
+                raise ValueError("method 'semantic' needs the pictures (or their semantic features)")
+            features = model.embed(images)
+        sem = semantic_scores(features)
+        scores = combine_scores(sem, scores, model.semantic_weight)
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
     cal = model.calibrators.get(method)
-    conf = float(cal.predict(t.z2, t.spread)) if cal is not None else None
+    conf = float(cal.predict(t.z2, t.spread)) if cal is not None and sem is None else None
+    words = model.summary.label_words
     return Ranking(scores, contrib, t.z, mu, t.names, t.active, t.context(o, context_tol), method, images,
                    list(labels) if labels is not None else None, t.factor_names, t.shares, conf,
-                   cal.threshold if cal is not None else 0.5, FACTOR_TOL[method])
+                   cal.threshold if cal is not None else 0.5, FACTOR_TOL[method],
+                   t.z2 if sem is not None else None, list(words) if words else None, sem)
 
 
 def rank_group(

@@ -20,7 +20,6 @@ from .loaders import DSprites
 from .metrics import evaluate_all
 from .model import FORMAT, Model, ModelCard, load_pretrained, save_model
 from .paths import WEIGHTS_DIR, atomic_save, read_file, reports_dir
-from .ranking import METHODS
 from .readout import FactorReadout, fit_readout
 from .runs import config_argv
 from .summary import LatentSummary, encode_classes, latent_summary
@@ -120,7 +119,7 @@ def calibrate_all(
     n_groups: int = 6000,     # validation groups per calibrator
 ) -> dict:                    # method -> Calibrator
     "A calibrator for every ranking method the model has (`calibrate`, validation seed 98)."
-    methods = [m for m in METHODS if m != 'readout' or model.readout is not None]
+    methods = [m for m in model.methods if m != 'semantic']   # the semantic view is not calibrated
     return {m: calibrate(model, source, m, n_groups=n_groups, progress=progress) for m in methods}
 
 

@@ -34,6 +34,8 @@ class LatentSummary:
     factor_sizes: list = field(default_factory=list)      # [F] values of each factor
     value_names: dict = field(default_factory=dict)       # factor -> names of its values (where they have names)
     labels: list | None = None                    # [D] measured names of the dimensions (models without factors)
+    label_words: list | None = None               # [D] (word as the code rises, word as it falls, ±1: the aspect's
+                                                  # way) of labelled dimensions, None for the others
     n: int = 0                                    # pictures it was measured on
     seed: int = 0                                 # the seed that drew them
 
@@ -157,7 +159,7 @@ def _to_state(
     return dict(std=self.std, mean=self.mean, kl=self.kl, factor_of_dim=list(self.factor_of_dim), mi=self.mi,
                 centroids=dict(self.centroids), factor_names=list(self.factor_names),
                 factor_sizes=list(self.factor_sizes), value_names=dict(self.value_names), labels=self.labels,
-                n=self.n, seed=self.seed)
+                label_words=self.label_words, n=self.n, seed=self.seed)
 
 
 def _from_state(
@@ -169,7 +171,8 @@ def _from_state(
     return LatentSummary(s['std'].float(), s['mean'].float(), s['kl'].float(), active, fod,
                          None if s['mi'] is None else s['mi'].float(),
                          {k: v.float() for k, v in s['centroids'].items()}, list(s['factor_names']),
-                         list(s['factor_sizes']), dict(s['value_names']), s['labels'], s['n'], s['seed'])
+                         list(s['factor_sizes']), dict(s['value_names']), s['labels'], s.get('label_words'),
+                         s['n'], s['seed'])
 
 
 LatentSummary.to_state = _to_state
@@ -250,7 +253,9 @@ def summary_from_codes(
     mu: Tensor,                        # posterior means [N, D] of pictures of the data
     logvar: Tensor,                    # their log-variances [N, D]
     labels: list[str] | None = None,   # measured names of the dimensions, if any
+    label_words: list | None = None,   # per dimension, (word as the code rises, word as it falls), if any
 ) -> LatentSummary:
     "The summary of a model without known factors: spread, activity and names of its dimensions."
     kl, std = _kl(mu, logvar), mu.std(0)
-    return LatentSummary(std, mu.mean(0), kl, _active(kl, std), [None] * mu.shape[1], labels=labels, n=len(mu))
+    return LatentSummary(std, mu.mean(0), kl, _active(kl, std), [None] * mu.shape[1], labels=labels,
+                         label_words=label_words, n=len(mu))

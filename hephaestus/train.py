@@ -14,7 +14,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from .data import FACTOR_SIZES, N_IMAGES, object_mask, render_shapes3d
 from .groups import uniform_classes
-from .loaders import CIFAR100, DEFAULT_SHIFT, DSprites, ImageFolderSet, shift_horizontal
+from .loaders import DEFAULT_SHIFT, DSprites, load_pictures, shift_horizontal
 from .paths import read_file
 from .runs import Run, choose_device
 from .tcvae_loss import tcvae_terms, kl_per_dim
@@ -42,6 +42,7 @@ class TrainConfig:
     minutes: float = 0.0            # >0: training-time budget of the run (resumes included); stops with a checkpoint
     latent_dim: int = 10            # D
     likelihood: str = 'bernoulli'   # 'bernoulli' or 'gaussian' pixels
+    gaussian_std: float = 0.1       # pixel std of the gaussian likelihood (smaller: sharper, less KL per pixel error)
     loss: str = 'tcvae'             # 'tcvae', 'betavae' (KL times beta) or 'vae' (beta = 1)
     alpha: float = 1.0              # index-code MI weight (tcvae)
     beta: float = 6.0               # TC weight (tcvae) or KL weight (betavae)
@@ -150,14 +151,10 @@ def _dsprites_batches(cfg: TrainConfig, device) -> BatchSource:
 
 
 def _picture_batches(cfg: TrainConfig) -> BatchSource:
-    if cfg.dataset == 'cifar100':
-        data = CIFAR100(cfg.data_dir, 'train').data
-    else:
-        ds = ImageFolderSet(Path(cfg.data_dir), size=32)
-        data = torch.stack([ds.load(i) for i in tqdm(range(len(ds)), desc='decoding pictures', leave=False)])
-    data = torch.as_tensor(data)
-    if data.dtype != torch.uint8:
-        data = (data * 255).round().to(torch.uint8)
+    pics = load_pictures(cfg.dataset, cfg.data_dir)            # decoded once, cached in the data folder
+    data = pics.images[pics.split('train')]                    # the held-out part never trains
+    if not len(data):
+        raise ValueError(f"{cfg.data_dir}: no training pictures ({len(pics)} in all, all held out)")
     shift = DEFAULT_SHIFT['cifar'] if cfg.shift is None else cfg.shift
 
     def sample(n, g):
@@ -347,7 +344,7 @@ def train(
     src = batch_source(cfg, dev)
     torch.manual_seed(cfg.seed + rank)
     run = Run(cfg, CKPT_FORMAT, seed=cfg.seed * 1000 + rank, rank=rank, progress=progress)
-    model = VAE(cfg.latent_dim, src.channels, src.image_size, cfg.likelihood).to(dev)
+    model = VAE(cfg.latent_dim, src.channels, src.image_size, cfg.likelihood, cfg.gaussian_std).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     ck = run.resume(resume, model_config=model.config)
     if ck:

@@ -1,0 +1,102 @@
+"A tiny run of each part of a natural-picture model (VAE, semantic view), put together, saved, loaded and used."
+import os, subprocess, sys
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, '-c', 'import sys; from hephaestus.cli import main; sys.exit(main(sys.argv[1:]))']
+
+
+def _pictures(root: Path, classes=('cat', 'dog', 'ship'), k=20) -> Path:
+    "k pictures per class, 32x32, each class its own colour and stripes (so that classes differ)."
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(classes):
+        (root / 'train' / name).mkdir(parents=True)
+        for i in range(k):
+            a = rng.integers(0, 60, (32, 32, 3)) + np.array([60 * c, 120, 200 - 60 * c])
+            a[:, (np.arange(32) // (2 + c)) % 2 == 0] += 50
+            Image.fromarray(a.clip(0, 255).astype(np.uint8)).save(root / 'train' / name / f'{i}.png')
+    return root
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('natural')
+    data = _pictures(tmp / 'pics')
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'HEPHAESTUS_DATA': str(tmp / 'cache')}
+    common = ['--dataset', 'folder', '--data-dir', str(data / 'train'), '--threads', '1', '--quiet', '--seed', '0']
+    r = subprocess.run([*CLI, 'train', *common, '--steps', '4', '--batch-size', '16', '--latent-dim', '8',
+                        '--likelihood', 'gaussian', '--gaussian-std', '0.05', '--ckpt-every', '4', '--log-every', '2',
+                        '--out', str(tmp / 'vae')], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    r = subprocess.run([*CLI, 'train-semantic', *common, '--steps', '4', '--batch-size', '16', '--width', '8',
+                        '--ckpt-every', '4', '--log-every', '2', '--out', str(tmp / 'sem')],
+                       capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    os.environ['HEPHAESTUS_DATA'] = str(tmp / 'cache')
+    return tmp, data
+
+
+def test_tiny_natural_model(runs, tmp_path):
+    "The two runs make one model: named (or zD) dimensions, semantic ranking by default, edits by aspect, saved."
+    from hephaestus.evaluation.natural import class_groups, evaluate_natural, group_pictures, natural_model
+    from hephaestus.generate import edit, generate_like, similarity_path
+    from hephaestus.loaders import load_pictures
+    from hephaestus.model import load_pretrained, save_model
+    from hephaestus.ranking import rank_group
+    tmp, data = runs
+    pics = load_pictures('folder', data / 'train', progress=False)
+    assert len(pics) == 60 and len(pics.split('val')) == 6
+    model, built = natural_model(tmp / 'vae' / 'last.pt', tmp / 'sem' / 'last.pt', pics, 'tiny-natural',
+                                 summary_n=54, choose_groups=20)
+    assert model.method == 'semantic' and model.semantic_weight in (0.0, 0.1, 0.25, 0.5, 1.0)
+    assert len(model.summary.names()) == 8 and set(built['weight_top1_on_train_groups']) == {0.0, 0.1, 0.25, 0.5, 1.0}
+    gr = class_groups(pics, 5, n=4, part='train')
+    r = rank_group(model, group_pictures(pics, gr)[0])
+    assert r.method == 'semantic' and r.semantic is not None and 'odd one out' in r.explain()
+    assert r.outlier in range(4) and len(r.factors) >= 1
+    x = pics.pictures(pics.split('val')[:3])
+    labels = [n for n in (model.summary.labels or []) if n]
+    change = {labels[0]: 1.0} if labels else {'z0': 0.5}
+    assert edit(model, x, change).shape == x.shape
+    assert generate_like(model, x, change, n=2).shape == (2, *x.shape[1:])
+    assert len(similarity_path(model, x, steps=3).images) >= 2
+    save_model(model, tmp_path)
+    back = load_pretrained('tiny-natural', tmp_path)
+    assert back.semantic is not None and back.semantic_weight == model.semantic_weight
+    assert torch.equal(back.semantic.centre, model.semantic.centre)
+    torch.testing.assert_close(back.embed(x), model.embed(x))
+    res = evaluate_natural(model, pics, n_groups=10, n=3, sizes=(3,), size_groups=5, baseline_n=30, progress=False)
+    assert {r['ranker'] for r in res['table']} >= {'chance', 'pixels', 'HOG + thumbnail', res['default']}
+
+
+def test_bad_semantic_checkpoint(runs, tmp_path):
+    "A damaged semantic checkpoint, or a VAE checkpoint given as one: one clear error each."
+    from hephaestus.semantic import load_semantic_checkpoint
+    tmp, _ = runs
+    bad = tmp_path / 'bad.pt'
+    bad.write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='damaged'):
+        load_semantic_checkpoint(bad)
+    with pytest.raises(ValueError, match='semantic-encoder checkpoint'):
+        load_semantic_checkpoint(tmp / 'vae' / 'last.pt')
+
+
+def test_cifar100_training_run_on_the_genuine_pickles(tmp_path, shared_data):
+    "`hephaestus train --dataset cifar100` on the official-format pickles of the reference data (5 pictures)."
+    root = shared_data / 'cifar100'
+    if not (root / 'cifar-100-python' / 'train').exists():
+        print(f'skipping: no CIFAR-100 pickles at {root}')
+        pytest.skip(f'no CIFAR-100 pickles at {root}')
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1', 'HEPHAESTUS_DATA': str(tmp_path / 'c')}
+    r = subprocess.run([*CLI, 'train', '--dataset', 'cifar100', '--data-dir', str(root), '--steps', '2',
+                        '--batch-size', '4', '--latent-dim', '4', '--likelihood', 'gaussian', '--threads', '1',
+                        '--quiet', '--out', str(tmp_path / 'run')], capture_output=True, text=True, env=env,
+                       timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    from hephaestus.train import load_checkpoint
+    ck = load_checkpoint(tmp_path / 'run' / 'last.pt')
+    assert ck['step'] == 2 and ck['model_config']['image_size'] == 32

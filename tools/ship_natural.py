@@ -1,0 +1,31 @@
+"""Ship a natural-picture model: a VAE run and (optionally) a semantic run put together, measured, with its card.
+
+Usage: python tools/ship_natural.py VAE_RUN NAME --data-dir D [--semantic SEMANTIC_RUN] [--dataset cifar10]
+       [--groups 2000] [--weights-dir W]
+Writes W/NAME.{pt,md,json} (default: the package's weights) through `hephaestus.evaluation.natural.ship_natural`;
+every number in the card is computed there, on the held-out part of the data set.
+"""
+import argparse, shlex, sys
+from pathlib import Path
+import torch
+from hephaestus.evaluation.natural import ship_natural
+from hephaestus.loaders import load_pictures
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('run', help='the VAE run folder (its last.pt is shipped)')
+    ap.add_argument('name')
+    ap.add_argument('--data-dir', required=True)
+    ap.add_argument('--dataset', default='cifar10')
+    ap.add_argument('--semantic', help='the semantic run folder (its last.pt)')
+    ap.add_argument('--groups', type=int, default=2000, help='evaluation class groups (as shipped: 2,000)')
+    ap.add_argument('--summary-n', type=int, default=10_000)
+    ap.add_argument('--choose-groups', type=int, default=1000)
+    ap.add_argument('--weights-dir', default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    pics = load_pictures(a.dataset, a.data_dir)
+    m, res = ship_natural(Path(a.run) / 'last.pt', Path(a.semantic) / 'last.pt' if a.semantic else None, pics, a.name,
+                          a.weights_dir, a.groups, a.summary_n, a.choose_groups,
+                          produced_by='python tools/ship_natural.py ' + shlex.join(sys.argv[1:]))
+    print(m.card.render())
