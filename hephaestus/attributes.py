@@ -10,7 +10,8 @@ from torch import Tensor
 from .loaders import shift_horizontal
 
 # %% auto #0
-__all__ = ['ATTRIBUTES', 'NAME_RHO', 'EDITS', 'picture_attributes', 'spearman_table', 'name_dimensions', 'known_edit']
+__all__ = ['ATTRIBUTES', 'NAME_RHO', 'ASPECT_Z', 'EDITS', 'picture_attributes', 'spearman_table', 'name_dimensions',
+           'measured_aspects', 'attribute_spread', 'known_edit']
 
 # %% ../nbs/10b_attributes.ipynb #19fa1e83
 # name -> (word when it is higher, word when it is lower)
@@ -106,6 +107,37 @@ most one dimension, its strongest), else None; with words (as the code rises, as
     return labels, words, rho
 
 # %% ../nbs/10b_attributes.ipynb #4432d8d0
+ASPECT_Z = 1.5   # an outlier differs visibly in an attribute at this many dataset spreads from the others' mean
+
+
+def measured_aspects(
+    x: Tensor,                 # a group [N, 3, H, W]
+    i: int,                    # the picture to describe (the outlier)
+    spread: dict,              # attribute -> its spread over the data (`attribute_spread`)
+    z: float = ASPECT_Z,       # how far from the others' mean, in spreads
+    most: int = 2,             # how many aspects to give at most
+) -> list[str]:                # words, strongest first ('darker', 'bluer')
+    "The visible aspects in which picture `i` differs from the others, measured on the pixels."
+    a = picture_attributes(x)
+    keep = torch.arange(len(x)) != i
+    out = []
+    for k, v in a.items():
+        if k not in spread:
+            continue
+        d = float(v[i] - v[keep].mean()) / max(spread[k], 1e-8)
+        within = float(v[keep].std()) / max(spread[k], 1e-8) if keep.sum() > 1 else 0.0
+        if abs(d) >= z and abs(d) >= 2 * within:
+            out.append((abs(d), ATTRIBUTES[k][0 if d > 0 else 1]))
+    return [w for _, w in sorted(out, reverse=True)[:most]]
+
+
+def attribute_spread(
+    x: Tensor,    # pictures of the data [N, 3, H, W]
+) -> dict:        # attribute -> standard deviation over them
+    "The spread of each attribute over pictures of the data (the unit of `measured_aspects`)."
+    return {k: float(v.std()) for k, v in picture_attributes(x).items()}
+
+
 def _mix(x: Tensor, target: Tensor, t: float) -> Tensor: return (x + t * (target - x)).clamp(0, 1)
 
 

@@ -95,6 +95,7 @@ class Model:
         info: dict | None = None,                  # anything else the model file records (steps, wall time, ...)
         semantic: SemanticEncoder | None = None,   # a semantic view learnt without labels (natural pictures)
         semantic_weight: float = 0.0,              # weight of the latent score beside the semantic one (measured)
+        attribute_spread: dict | None = None,      # pixel attribute -> its spread over the data (natural pictures)
     ):
         if summary.latent_dim != vae.latent_dim:
             raise ValueError(f"the summary describes {summary.latent_dim} latent dimensions, "
@@ -106,7 +107,9 @@ class Model:
         self.card = card or ModelCard(f'Model card: `{name or "model"}`')
         self.metrics, self.train_config, self.info = dict(metrics or {}), train_config, dict(info or {})
         self._refiner, self.refiner_path = refiner, (Path(refiner_path) if refiner_path else None)
-        self.semantic, self.semantic_weight = (semantic.eval() if semantic is not None else None), float(semantic_weight)
+        self.semantic = semantic.eval() if semantic is not None else None
+        self.semantic_weight = float(semantic_weight)
+        self.attribute_spread = dict(attribute_spread) if attribute_spread else None
         if semantic is not None and (semantic.in_channels, semantic.image_size) != (vae.in_channels, vae.image_size):
             raise ValueError(f"the semantic encoder takes {semantic.in_channels}x{semantic.image_size}² pictures, "
                              f"the VAE {vae.in_channels}x{vae.image_size}²")
@@ -148,7 +151,8 @@ class Model:
     ) -> Tensor:      # [N, F] unit-length semantic features
         "The semantic features of pictures (ValueError for a model without a semantic view)."
         if self.semantic is None:
-            raise ValueError(f"model {self.name or '(unnamed)'!r} has no semantic view (natural-picture models have one)")
+            raise ValueError(f"model {self.name or '(unnamed)'!r} has no semantic view "
+                             "(natural-picture models have one)")
         return embed(self.semantic, x)
 
     def __repr__(self) -> str:
@@ -284,7 +288,8 @@ def save_model(
                 info=model.info, card=model.card.to_state(),
                 semantic=None if model.semantic is None else dict(config=model.semantic.config,
                                                                   state=model.semantic.state_dict(),
-                                                                  weight=model.semantic_weight))
+                                                                  weight=model.semantic_weight),
+                attribute_spread=model.attribute_spread)
     path = atomic_save(blob, out_dir / f'{model.name}.pt')
     (out_dir / f'{model.name}.md').write_text(model.card.render())
     meta = dict(name=model.name, metrics=blob['metrics'], info=model.info, factor_of_dim=model.summary.factor_of_dim,
@@ -330,7 +335,8 @@ def load_pretrained(
         try:
             sem.load_state_dict(blob['semantic']['state'])
         except RuntimeError:
-            raise ValueError(f"{path}: semantic weights do not match their config {blob['semantic']['config']}") from None
+            raise ValueError(f"{path}: semantic weights do not fit their config "
+                             f"{blob['semantic']['config']}") from None
     return Model(vae, LatentSummary.from_state(blob['summary']), name, ro, cal, ModelCard.from_state(blob['card']),
                  blob['metrics'], blob['train_config'], refiner_path=ref if ref.exists() else None, info=blob['info'],
-                 semantic=sem, semantic_weight=sw)
+                 semantic=sem, semantic_weight=sw, attribute_spread=blob.get('attribute_spread'))

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from .deviations import FLOOR, check_group_size, factor_deviations, latent_deviations
 from .figures import draw_picture
+from .attributes import measured_aspects
 from .semantic import semantic_scores
 
 # %% auto #0
@@ -231,6 +232,7 @@ class Ranking:
     unit_evidence: Tensor | None = None          # [N, U] the units' squared deviations, when `scores` are not their sum
     words: list | None = None                    # [U] (word as a unit's code rises, word as it falls), where known
     semantic: Tensor | None = None               # [N] the semantic scores, when the ranking has a semantic view
+    measured: list | None = None                 # the outlier's visible aspects measured on its pixels ('darker')
 
     @property
     def order(self) -> Tensor:   # [N] picture indices
@@ -291,15 +293,15 @@ def _factors(self: Ranking) -> list[tuple[str, float]]:
 
 
 def _aspects(self: Ranking) -> list[str]:
-    "The factors the outlier breaks as words that say which way ('darker', 'bluer') where the units have words."
-    if not self.words:
-        return []
+    "How the outlier looks different, in words ('darker', 'bluer'): its named latent units, then its pixels."
     o, out = self.outlier, []
+    if not self.words:
+        return list(self.measured or [])
     for f, _ in self.factors:
         if f in self.names and self.words[self.names.index(f)]:
             up, down = self.words[self.names.index(f)][:2]
             out.append(up if float(self.z[o, self.names.index(f)]) > 0 else down)
-    return out
+    return out + [w for w in (self.measured or []) if w not in out]
 
 
 Ranking.factors_for = _factors_for
@@ -394,13 +396,15 @@ def rank_codes(
         sem = semantic_scores(features)
         scores = combine_scores(sem, scores, model.semantic_weight)
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
+    spread = model.attribute_spread if sem is not None and images is not None else None
+    measured = measured_aspects(images, o, spread) if spread and images.shape[1] == 3 else None
     cal = model.calibrators.get(method)
     conf = float(cal.predict(t.z2, t.spread)) if cal is not None and sem is None else None
     words = model.summary.label_words
     return Ranking(scores, contrib, t.z, mu, t.names, t.active, t.context(o, context_tol), method, images,
                    list(labels) if labels is not None else None, t.factor_names, t.shares, conf,
                    cal.threshold if cal is not None else 0.5, FACTOR_TOL[method],
-                   t.z2 if sem is not None else None, list(words) if words else None, sem)
+                   t.z2 if sem is not None else None, list(words) if words else None, sem, measured)
 
 
 def rank_group(

@@ -54,9 +54,9 @@ EVAL_SIZES = {
     False: dict(metrics=dict(n_train=10_000, n_test=5_000,
                              factorvae_kw=dict(n_train=2_000, n_eval=1_000, n_variance=10_000)),
                 curve=dict(n_train=3000, n_test=1500), curve_points=10, model={}),
-    True: dict(metrics=dict(n_train=400, n_test=200, factorvae_kw=dict(n_train=50, n_eval=25, n_variance=500)),
-               curve=dict(n_train=400, n_test=200), curve_points=2,
-               model=dict(readout_n=600, summary_n=1000, calibration_groups=150)),
+    True: dict(metrics=dict(n_train=200, n_test=100, factorvae_kw=dict(n_train=50, n_eval=25, n_variance=500)),
+               curve=dict(n_train=200, n_test=100), curve_points=2,
+               model=dict(readout_n=300, summary_n=500, calibration_groups=80)),
 }
 
 

@@ -31,8 +31,10 @@ def _notebook_tb(e: BaseException) -> str:
     return ''.join(lines).rstrip()
 
 
-def run_notebook(fn: Path, skip_flags=('slow',), force_flags=(), root: Path | None = None) -> tuple[bool, str]:
-    "Run notebook `fn`; return (passed, report). `root` goes on sys.path like nbdev's basepath."
+def run_notebook(fn: Path, skip_flags=('slow',), force_flags=(), root: Path | None = None,
+                 times: int = 0) -> tuple[bool, str]:
+    "Run notebook `fn`; return (passed, report). `root` goes on sys.path like nbdev's basepath; `times`: also\
+ list the slowest cells."
     from execnb.shell import CaptureShell
     from fastcore.xtras import working_directory
     from nbdev.frontmatter import FrontmatterProc
@@ -48,6 +50,7 @@ def run_notebook(fn: Path, skip_flags=('slow',), force_flags=(), root: Path | No
         return True, f'{fn.name}: skipped (skip_exec or not python)'
 
     state = dict(cell=None, idx=0, ran=0, skipped=0)
+    starts = []   # (time, code cell number) at the start of each cell that runs
     code_cells = [c for c in nb.cells if c.cell_type == 'code']
 
     def no_eval(cell) -> bool:
@@ -59,6 +62,7 @@ def run_notebook(fn: Path, skip_flags=('slow',), force_flags=(), root: Path | No
         else:
             state['cell'], state['ran'] = cell, state['ran'] + 1
             state['idx'] = next((i for i, c in enumerate(code_cells, 1) if c is cell), 0)
+            starts.append((time.time(), state['idx']))
         return skip
 
     shell = CaptureShell(fn)
@@ -77,8 +81,13 @@ def run_notebook(fn: Path, skip_flags=('slow',), force_flags=(), root: Path | No
             report += ['----- cell stdout (last 30 lines) -----', *_ANSI.sub('', streams).rstrip().splitlines()[-30:]]
         report += ['----- traceback (notebook frames) -----', _notebook_tb(e)]
         return False, '\n'.join(report)
-    return True, (f'{fn.name}: {state["ran"]} code cells ran, {state["skipped"]} skipped, '
-                  f'{time.time() - start:.1f}s')
+    report = (f'{fn.name}: {state["ran"]} code cells ran, {state["skipped"]} skipped, '
+              f'{time.time() - start:.1f}s')
+    if times and starts:
+        ends = [t for t, _ in starts[1:]] + [time.time()]
+        slow = sorted(((e - t, i) for (t, i), e in zip(starts, ends)), reverse=True)[:times]
+        report += '\n' + '\n'.join(f'  cell #{i}: {d:.1f}s' for d, i in slow)
+    return True, report
 
 
 def main(argv=None) -> int:
@@ -87,8 +96,9 @@ def main(argv=None) -> int:
     p.add_argument('--skip', nargs='*', default=['slow'], help='flags whose cells are skipped')
     p.add_argument('--force', nargs='*', default=[], help='flags whose cells run anyway')
     p.add_argument('--root', type=Path, default=Path(__file__).resolve().parent.parent)
+    p.add_argument('--times', type=int, default=0, help='also list this many of the slowest cells')
     a = p.parse_args(argv)
-    ok, report = run_notebook(a.notebook, a.skip, a.force, a.root)
+    ok, report = run_notebook(a.notebook, a.skip, a.force, a.root, a.times)
     print(report, flush=True)
     return 0 if ok else 1
 

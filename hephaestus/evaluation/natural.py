@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
-from ..attributes import EDITS, known_edit, name_dimensions, picture_attributes
+from ..attributes import EDITS, attribute_spread, known_edit, name_dimensions, picture_attributes
 from .stats import ResultTable, ci_fields, mean_ci, proportion
 from ..groups import Groups, sample_class_groups
 from ..loaders import PictureArray
@@ -223,7 +223,8 @@ def plot_confusion(acc: np.ndarray, names, title: str = ''):
             if not np.isnan(acc[i, j]):
                 ax.text(j, i, f'{acc[i, j]:.2f}', ha='center', va='center', fontsize=6,
                         color='white' if acc[i, j] < 0.5 else 'black')
-    ax.set_xlabel('outlier class'); ax.set_ylabel('inlier class (5 of them)')
+    ax.set_xlabel('outlier class')
+    ax.set_ylabel('inlier class (5 of them)')
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04, label='top-1')
     fig.tight_layout()
@@ -297,7 +298,8 @@ def causal_check(
         sign = tuple(model.summary.label_words[d])[2]
         most = (dz.abs().argmax(1) == d).float()
         right = ((dz[:, d] * sign * way) > 0).float()
-        rows.append(dict(edit=e, attribute=attr, dim=f'z{d}', **ci_fields('most', proportion(float(most.sum()), len(x))),
+        rows.append(dict(edit=e, attribute=attr, dim=f'z{d}',
+                         **ci_fields('most', proportion(float(most.sum()), len(x))),
                          right_way=float(right.mean()), move=float((dz[:, d] * sign * way).mean())))
     return ResultTable(rows, [('edit', 'edit'), ('attribute', 'attribute'), ('dim', 'named dim'),
                               ('most', 'moves most'), ('right_way', 'right way'), ('move', 'mean move (spreads)')])
@@ -363,7 +365,7 @@ def natural_model(
     sem = fit_centre(load_semantic_checkpoint(semantic_checkpoint), x) if semantic_checkpoint else None
     ck = load_checkpoint(vae_checkpoint)
     model = Model(vae, summary, name, train_config=ck['train_config'], semantic=sem,
-                  info=dict(steps=ck['step'], wall_time=ck['wall_time']))
+                  info=dict(steps=ck['step'], wall_time=ck['wall_time']), attribute_spread=attribute_spread(x))
     built = dict(rho=rho.tolist(), labels=labels)
     if sem is not None:
         gr = class_groups(pics, choose_groups, seed=seed + 1, part='train')
