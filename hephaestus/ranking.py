@@ -322,7 +322,7 @@ def _explain(
     broken = _and([f for f, _ in self.factors])
     if self.semantic is not None:   # natural pictures: what it shows, then how it looks
         looks = ', '.join(self.aspects) or f"different in {broken}"
-        return (f"{self.label(o)} is the odd one out{sure}: it shows something else than the others (semantic "
+        return (f"{self.label(o)} is the odd one out{sure}: it is apart from the others in what it shows (semantic "
                 f"view); it also looks {looks}.")
     if not self.has_outlier:
         return f"No clear outlier{sure}: {ctx}; {self.label(o)} stands out most, in {broken}."
