@@ -63,7 +63,7 @@ def picture_attributes(
     return a
 
 # %% ../nbs/10b_attributes.ipynb #c14495be
-NAME_RHO = 0.7   # |Spearman| a dimension needs with an attribute to be named by it
+NAME_RHO = 0.7   # the absolute Spearman ρ a dimension needs with an attribute to be named by it
 
 
 def _ranks(v: np.ndarray) -> np.ndarray:
@@ -89,7 +89,7 @@ def name_dimensions(
     mu: Tensor,                # [N, D] codes of pictures
     attrs: dict,               # attribute -> [N] (`picture_attributes` of the same pictures)
     active: Tensor,            # [D] bool: the dimensions that carry information
-    threshold: float = NAME_RHO,   # |Spearman| needed for a name
+    threshold: float = NAME_RHO,   # the absolute Spearman ρ needed for a name
 ) -> tuple[list, list, np.ndarray]:   # (labels [D], words [D], the [D, A] Spearman table)
     """Each dimension's name: its strongest attribute when |Spearman| reaches `threshold` (each attribute names at
 most one dimension, its strongest), else None; with words (as the code rises, as it falls, ±1)."""
