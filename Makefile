@@ -43,7 +43,7 @@ $(STAMP): settings.ini setup.py
 
 test: $(STAMP)
 	@$(PY) tools/nbsync.py
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 sync: $(STAMP)
 	$(PY) tools/nbsync.py
