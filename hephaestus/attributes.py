@@ -24,8 +24,8 @@ ATTRIBUTES = {
     'light_top': ('lit from above', 'lit from below'),
     'light_left': ('lit from the left', 'lit from the right'),
     'centre': ('brighter in the centre', 'darker in the centre'),
-    'edges_x': ('detail further right', 'detail further left'),
-    'edges_y': ('detail lower', 'detail higher'),
+    'edges_x': ('busier on the right', 'busier on the left'),
+    'edges_y': ('busier at the bottom', 'busier at the top'),
 }
 
 
