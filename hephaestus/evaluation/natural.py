@@ -19,7 +19,7 @@ from ..model import Model, ModelCard, save_model
 from ..paths import WEIGHTS_DIR
 from ..ranking import combine_scores, group_terms, rank_group
 from ..semantic import fit_centre, load_semantic_checkpoint, semantic_scores
-from ..summary import summary_from_codes
+from ..summary import encode_images, summary_from_codes
 from ..train import load_checkpoint, model_from_checkpoint
 
 # %% auto #0
@@ -351,19 +351,18 @@ def natural_model(
     seed: int = 0,                  # draws the pictures
 ) -> tuple[Model, dict]:            # (the model, what was measured to build it)
     "A natural-picture `Model`: VAE, summary with measured dimension names, semantic view and its latent weight."
-    vae = model_from_checkpoint(vae_checkpoint)
+    ck = load_checkpoint(vae_checkpoint)       # read once: the VAE and its training record
+    vae = model_from_checkpoint(ck)
     tr = pics.split('train')
     g = torch.Generator().manual_seed(seed)
     idx = tr[torch.randperm(len(tr), generator=g)[:summary_n]]
     x = pics.pictures(idx)
-    mu, lv = vae.encode(x) if len(x) <= 500 else [torch.cat(t) for t in zip(*[vae.encode(x[i:i + 500])
-                                                                         for i in range(0, len(x), 500)])]
+    mu, lv = encode_images(vae, x)
     s0 = summary_from_codes(mu, lv)
     labels, words, rho = name_dimensions(mu, picture_attributes(x), s0.active)
     summary = summary_from_codes(mu, lv, labels, words)
     summary.seed = seed
     sem = fit_centre(load_semantic_checkpoint(semantic_checkpoint), x) if semantic_checkpoint else None
-    ck = load_checkpoint(vae_checkpoint)
     model = Model(vae, summary, name, train_config=ck['train_config'], semantic=sem,
                   info=dict(steps=ck['step'], wall_time=ck['wall_time']), attribute_spread=attribute_spread(x))
     built = dict(rho=rho.tolist(), labels=labels)
