@@ -2,6 +2,7 @@
 #   make test   notebooks/modules sync check, then pytest (module tests + every notebook executed)
 #   make demo   context groups from the built-in renderer -> reports/demo/
 #   make dashboard  the dashboards in Voila on 127.0.0.1 (a free port, printed); make lab: JupyterLab on 127.0.0.1
+#   make report the measured report from the shipped checkpoints -> reports/REPORT.md, REPORT.html (cached)
 # More: make export | clean-nbs | readme | docs | bench | sync | venv | clean-venv | help
 
 SHELL       := /bin/bash
@@ -13,7 +14,7 @@ STAMP       := $(VENV)/.installed
 # Installed first, and only when the venv has no torch yet: pins the release that lies on this
 # machine's disk, so pip never goes looking for a newer multi-GB build. Override to taste.
 TORCH_SPEC  ?= torch==2.14.1 torchvision==0.29.1
-# Dev tools beyond settings.ini's dev_requirements (nbconvert renders `make docs`).
+# Dev tools beyond settings.ini's dev_requirements (which hold Sphinx, myst-nb and furo for `make docs`).
 DEV_EXTRAS  ?= nbconvert>=7
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check --progress-bar off -q
 # This machine's pip configuration warns once per package about index folders it lacks.
@@ -24,12 +25,16 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 DEMO_ARGS   ?= --out reports/demo
 DOCS_DIR    ?= _docs
+# tools/build_docs.py options, e.g. --clean (a cold build), -v (Sphinx's progress), -j 1
+DOCS_ARGS   ?=
+# `hephaestus report` options, e.g. --refresh, --only ranking, --data-dir DIR (default: ../shared/data when present)
+REPORT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test sync demo export clean-nbs readme docs bench clean-venv lab dashboard
+.PHONY: help venv test sync demo report export clean-nbs readme docs bench clean-venv lab dashboard
 
 help:
-	@sed -n '1,5s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,6s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
 
@@ -51,6 +56,9 @@ sync: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hephaestus demo $(DEMO_ARGS)
 
+report: $(STAMP)
+	$(BIN)/hephaestus report $(REPORT_ARGS)
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --notebook-dir=nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -67,7 +75,7 @@ readme: $(STAMP)
 	$(PY) tools/nbdocs.py readme
 
 docs: $(STAMP)
-	$(PY) tools/nbdocs.py site --out $(DOCS_DIR)
+	$(PY) tools/build_docs.py --out $(DOCS_DIR) $(DOCS_ARGS)
 
 bench: $(STAMP)
 	@shopt -s nullglob; files=(benchmarks/*.py); \

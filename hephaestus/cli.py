@@ -10,6 +10,7 @@ import io
 import json
 import os
 import sys
+import time
 import typing
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -26,13 +27,14 @@ from .generate import plot_edit_grid, plot_path, similarity_path
 from .groups import sample_groups, show_groups, value_names
 from .model import available_pretrained, load_pretrained
 from .ranking import METHODS, plot_ranking, rank_group
+from .report import SECTIONS, build_report
 from .runs import option_name
 from .train import TrainConfig, model_from_checkpoint, train as train_run
 
 # %% auto #0
 __all__ = ['COMMANDS', 'PROG', 'USER_ERRORS', 'GROUP_STYLES', 'EVALUATIONS', 'Command', 'command', 'build_parser', 'error',
            'main', 'add_config_options', 'config_from_args', 'describe_groups', 'rank_demo_groups', 'generation_demo',
-           'run_demo', 'demo', 'train', 'load_vae', 'train_refiner', 'train_semantic', 'rank', 'evaluate']
+           'run_demo', 'demo', 'train', 'load_vae', 'train_refiner', 'train_semantic', 'rank', 'evaluate', 'report']
 
 # %% ../nbs/90_cli.ipynb #11668f00
 @dataclass
@@ -458,4 +460,33 @@ def evaluate(
     else:
         edits_report(model, out, n=n, seed=seed, progress=True)
         print(f'wrote {out}/edits.md and edits.json')
+    return 0
+
+# %% ../nbs/90_cli.ipynb #641f7e3d
+def _report_args(p: argparse.ArgumentParser):
+    p.add_argument('--out', default=None, help='folder for REPORT.md and REPORT.html (default: reports/)')
+    p.add_argument('--only', nargs='+', default=None, choices=list(SECTIONS), metavar='SECTION',
+                   help=f"measure only these sections ({', '.join(SECTIONS)}; default: all)")
+    p.add_argument('--data-dir', default=None,
+                   help="the user's data folder with dsprites/ and cifar10/ (default: $HEPHAESTUS_SHARED_DATA, "
+                        "else ../shared/data beside the checkout; without one those parts say they are not measured)")
+    p.add_argument('--refresh', action='store_true', help='measure every section again, even when it is cached')
+    p.add_argument('--quick', action='store_true', help='toy sizes, a quick check of the machinery (not the report)')
+    p.add_argument('--cache', default=None, help='the cache folder (default: data/report/)')
+
+
+@command('report', 'Measure the shipped checkpoints again and write reports/REPORT.md and REPORT.html (cached).',
+         _report_args)
+def report(
+    args: argparse.Namespace,   # the parsed options: --out, --only, --data-dir, --refresh, --quick, --cache
+) -> int:                       # the exit status
+    "The `report` subcommand."
+    import matplotlib  # matplotlib: imported when a figure is drawn (it is slow to import)
+    matplotlib.use('Agg')
+    t0 = time.perf_counter()
+    r = build_report(args.out, args.only, quick=args.quick, refresh=args.refresh, cache_dir=args.cache,
+                     reference=args.data_dir, progress=True)
+    measured = sum(not s['cached'] for s in r['sections'])
+    print(f"wrote {r['out'] / 'REPORT.md'} and REPORT.html in {time.perf_counter() - t0:.0f} s "
+          f"({measured} of {len(r['sections'])} sections measured, the others from the cache)")
     return 0

@@ -33,6 +33,22 @@ def ensure_chromium() -> str | None:
     return CHROMIUM if Path(CHROMIUM).exists() else None
 
 
+def headless_chromium():
+    "Generator for a pytest fixture: a headless chromium (playwright), closed afterwards; skips when there is none."
+    import pytest
+    exe = ensure_chromium()
+    if exe is None:
+        pytest.skip('no chromium: it is missing and apt-get could not install it (reason printed above)')
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail('playwright is missing: it is a development requirement (make venv installs it)', pytrace=False)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
 def free_port() -> int:
     "A free TCP port on 127.0.0.1."
     import socket

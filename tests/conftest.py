@@ -51,10 +51,11 @@ def shared_data() -> Path:
 
 # The slowest tests, slowest first (seconds measured under `make test`, 2 workers). Run first, they let the
 # workers end together (longest processing time first); unlisted tests follow in collection order.
-SLOWEST = ['08a_ship', 'test_ship_and_add_readout_tools', '04_metrics', 'test_train_gpu_pipeline_on_cpu', 'test_site',
-           'test_cli_demo_on_the_renderer', '05e_evaluate_ranking', 'test_select_runs', '04b_model', '00_data',
-           '03_train', 'test_train_gpu_dsprites_sweep', 'test_dashboard_in_jupyterlab', '02_tcvae_loss',
-           '08_diffusion', '06_interpret', '04a_summary', 'test_tiny_natural_model', '05b_confidence']
+SLOWEST = ['test_package_in_a_fresh_venv', '08a_ship', 'test_ship_and_add_readout_tools', '04_metrics',
+           'test_train_gpu_pipeline_on_cpu', 'test_full_build', 'test_cli_demo_on_the_renderer', '05e_evaluate_ranking',
+           'test_select_runs', '04b_model', '00_data', '03_train', 'test_train_gpu_dsprites_sweep',
+           'test_dashboard_in_jupyterlab', '02_tcvae_loss', '08_diffusion', '06_interpret', '04a_summary',
+           'test_tiny_natural_model', '05b_confidence']
 
 
 def pytest_collection_modifyitems(session, config, items):

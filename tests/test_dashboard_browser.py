@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from browser import ARGS, ROOT, Server, ensure_chromium, free_port, guard, open_dashboard, press_and_wait, wait_port
+from browser import ROOT, Server, free_port, guard, headless_chromium, open_dashboard, press_and_wait, wait_port
 
 SHOTS = ROOT / 'reports' / 'dashboard'
 
 
 @pytest.fixture(scope='module')
 def browser():
-    exe = ensure_chromium()
-    if exe is None:
-        pytest.skip('no chromium: it is missing and apt-get could not install it (reason printed above)')
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail('playwright is missing: it is a development requirement (make venv installs it)', pytrace=False)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, headless=True, args=ARGS)
-        yield b
-        b.close()
+    yield from headless_chromium()
 
 
 @pytest.fixture(scope='module')
