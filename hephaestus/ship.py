@@ -85,9 +85,11 @@ def metrics_over_seeds(
     seeds: Sequence[int],   # evaluation seeds
     fast: bool = False,     # reduced sample sizes (for tests)
     progress: bool = True,  # show progress bars
+    sizes: dict | None = None,   # `evaluate_model`'s sample sizes (default: `EVAL_SIZES[fast]['metrics']`)
 ) -> dict:                  # metric -> {mean, std, values}
     "The held-out metrics over several evaluation seeds: disentanglement_lib sizes, FactorVAE at a fifth."
-    runs = [evaluate_model(vae, source, seed=s, progress=progress, **EVAL_SIZES[fast]['metrics']) for s in seeds]
+    sizes = EVAL_SIZES[fast]['metrics'] if sizes is None else sizes
+    runs = [evaluate_model(vae, source, seed=s, progress=progress, **sizes) for s in seeds]
     keys = [k for k in runs[0] if isinstance(runs[0][k], float)]
     std = lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
     return {k: dict(mean=float(np.mean([r[k] for r in runs])), std=std([r[k] for r in runs]),

@@ -64,8 +64,8 @@ class ResultTable(list):
         super().__init__(rows)
         self.columns, self.title = [tuple(c) for c in columns], title
 
+    @staticmethod
     def cell(
-        self,
         row: dict,         # one row of the table
         key: str,          # the column's key
         digits: int = 3,   # decimals of a number
