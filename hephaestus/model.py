@@ -333,10 +333,11 @@ def load_pretrained(
     if blob.get('semantic'):
         sem, sw = SemanticEncoder(**blob['semantic']['config']), blob['semantic']['weight']
         try:
-            sem.load_state_dict(blob['semantic']['state'])
+            missing, unexpected = sem.load_state_dict(blob['semantic']['state'], strict=False)
         except RuntimeError:
-            raise ValueError(f"{path}: semantic weights do not fit their config "
-                             f"{blob['semantic']['config']}") from None
+            missing, unexpected = ['(sizes)'], []
+        if set(missing) - {'scale'} or unexpected:   # files of before the scale hold none: it stays ones
+            raise ValueError(f"{path}: semantic weights do not fit their config {blob['semantic']['config']}")
     return Model(vae, LatentSummary.from_state(blob['summary']), name, ro, cal, ModelCard.from_state(blob['card']),
                  blob['metrics'], blob['train_config'], refiner_path=ref if ref.exists() else None, info=blob['info'],
                  semantic=sem, semantic_weight=sw, attribute_spread=blob.get('attribute_spread'))

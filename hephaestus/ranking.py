@@ -18,7 +18,8 @@ from .semantic import semantic_scores
 
 # %% auto #0
 __all__ = ['METHODS', 'CONTEXT_TOL', 'READOUT_CONTEXT_TOL', 'FACTOR_TOL', 'load_group', 'GroupTerms', 'group_terms',
-           'outlier_scores', 'pretty_name', 'Ranking', 'combine_scores', 'rank_codes', 'rank_group', 'plot_ranking']
+           'outlier_scores', 'pretty_name', 'Ranking', 'combine_scores', 'score_terms', 'rank_codes', 'rank_group',
+           'plot_ranking']
 
 # %% ../nbs/05_ranking.ipynb #998d0ae9
 _GRAY = ('L', '1', 'I', 'I;16', 'F', 'LA')
@@ -322,6 +323,9 @@ def _explain(
     broken = _and([f for f, _ in self.factors])
     if self.semantic is not None:   # natural pictures: what it shows, then how it looks
         looks = ', '.join(self.aspects) or f"different in {broken}"
+        if not self.has_outlier:
+            return (f"No clear outlier{sure}: {self.label(o)} stands out most, in what it shows (semantic view); "
+                    f"it also looks {looks}.")
         return (f"{self.label(o)} is the odd one out{sure}: it is apart from the others in what it shows (semantic "
                 f"view); it also looks {looks}.")
     if not self.has_outlier:
@@ -366,6 +370,13 @@ def combine_scores(
     return semantic / med(semantic) + weight * latent / med(latent)
 
 
+def score_terms(
+    scores: Tensor,                # [..., N] a group's outlier scores (a semantic ranking's)
+) -> tuple[Tensor, Tensor]:        # ([..., N, 1] the scores, [..., N, 1] ones)
+    "Scores in the form a `Calibrator` reads: one unit, its spread one."
+    return scores[..., None], torch.ones_like(scores)[..., None]
+
+
 def rank_codes(
     model,                                   # a `Model`
     mu: Tensor,                              # posterior means [N, D] of a group
@@ -396,10 +407,10 @@ def rank_codes(
         sem = semantic_scores(features)
         scores = combine_scores(sem, scores, model.semantic_weight)
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
-    spread = model.attribute_spread if sem is not None and images is not None else None
+    spread = model.attribute_spread if images is not None else None    # natural-picture models measure aspects
     measured = measured_aspects(images, o, spread) if spread and images.shape[1] == 3 else None
     cal = model.calibrators.get(method)
-    conf = float(cal.predict(t.z2, t.spread)) if cal is not None and sem is None else None
+    conf = None if cal is None else float(cal.predict(*(score_terms(scores) if sem is not None else (t.z2, t.spread))))
     words = model.summary.label_words
     return Ranking(scores, contrib, t.z, mu, t.names, t.active, t.context(o, context_tol), method, images,
                    list(labels) if labels is not None else None, t.factor_names, t.shares, conf,

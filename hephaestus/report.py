@@ -25,8 +25,9 @@ from . import __version__
 from .data import Shapes3D
 from .diffusion import FORMAT as REFINER_FORMAT, show_refinement
 from .evaluation.edits import edits_report
-from .evaluation.natural import (class_groups, evaluate_natural, group_pictures, plot_confusion,
-                                           reconstruction_table)
+from .confidence import plot_reliability
+from .evaluation.natural import (calibration_markdown, class_groups, evaluate_natural, group_pictures,
+                                           plot_confusion, reconstruction_table)
 from .evaluation.ranking import ranking_report
 from .evaluation.saliency import saliency_report
 from .evaluation.stats import ResultTable, ci_fields, proportion
@@ -512,8 +513,17 @@ def natural_section(ctx: ReportContext, out: Path):
     md = [f"{res['n_groups']:,} class groups of 6 held-out pictures (5 of one class, 1 of another; seed "
           f"{res['seed']}); 95 % intervals. The default is {res['default']}.", '',
           res['table'].markdown(), '', '### By group size', '', sizes.markdown() if sizes else '', '',
-          '![confusion](confusion.png)', '',
-          f"### Reconstruction ({len(vx):,} held-out pictures; PCA fitted on {len(tx):,} training pictures)", '',
+          '![confusion](confusion.png)', '']
+    cal = res['calibration']
+    if cal:
+        fig = plot_reliability({'semantic ranking, held out': cal['reliability']}, 'confidence, class groups')
+        fig.savefig(out / 'reliability.png', dpi=100)
+        plt.close(fig)
+        md += ['### Confidence', '', f"{cal['n_groups']:,} held-out groups of {cal['n']}, half with an outlier and "
+               "half of one class. The confidence is P(the top-ranked picture is the outlier | the group has one); "
+               "`has_outlier` is False when the evidence is no stronger than in the median group of one class "
+               "(training groups).", '', calibration_markdown(cal), '', '![reliability](reliability.png)', '']
+    md += [f"### Reconstruction ({len(vx):,} held-out pictures; PCA fitted on {len(tx):,} training pictures)", '',
           rec.markdown()]
     rows = res['table']
     d, hog = rows.find(ranker=res['default']), rows.find(ranker='HOG + thumbnail')
@@ -521,6 +531,10 @@ def natural_section(ctx: ReportContext, out: Path):
             'top-1, class groups (HOG + thumbnail)': ResultTable.cell(hog, 'top1'),
             f'PSNR dB, shipped β-TCVAE ({len(vx)} pictures)': ResultTable.cell(rec[0], 'psnr', 2),
             'PSNR dB, PCA 32': ResultTable.cell(rec[-1], 'psnr', 2)}
+    if cal:
+        cell = lambda k: ResultTable.cell(ci_fields(k, cal[k]), k)
+        head |= {'confidence ECE, natural class groups': f"{cal['ece']:.3f}",
+                 'natural groups answered / top-1 when answered': f"{cell('answered')} / {cell('top1_answered')}"}
     return '\n'.join(md) + '\n', head
 
 # %% ../nbs/11_report.ipynb #180d9e77

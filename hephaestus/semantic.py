@@ -24,6 +24,12 @@ def _stage(cin: int, cout: int, stride: int) -> nn.Sequential:
                          nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+def _check_layers(layers) -> int:
+    if layers not in (1, 2):
+        raise ValueError(f"layers must be 1 or 2 (pooled stages the embedding reads), got {layers!r}")
+    return int(layers)
+
+
 class SemanticEncoder(nn.Module):
     "A small convolutional encoder for 32x32 pictures with a projection head (SimCLR)."
     def __init__(
@@ -32,25 +38,32 @@ class SemanticEncoder(nn.Module):
         dim: int = 128,           # size of the projection the loss sees
         in_channels: int = 3,     # 3 (RGB)
         image_size: int = 32,     # of the (square) pictures
+        layers: int = 1,          # pooled stages `embed` reads: 1 (the last) or 2 (the last two; `fit_centre`)
     ):
         super().__init__()
         w = width
         self.width, self.dim, self.in_channels, self.image_size = width, dim, in_channels, image_size
+        self.layers = _check_layers(layers)
         stem = nn.Sequential(nn.Conv2d(in_channels, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True))
         self.backbone = nn.Sequential(stem, _stage(w, 2 * w, 2), _stage(2 * w, 4 * w, 2), _stage(4 * w, 8 * w, 2),
                                       nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Sequential(nn.Linear(8 * w, 8 * w), nn.ReLU(inplace=True), nn.Linear(8 * w, dim))
         self.register_buffer('mean', torch.full((1, in_channels, 1, 1), 0.45))
         self.register_buffer('std', torch.full((1, in_channels, 1, 1), 0.25))
-        self.register_buffer('centre', torch.zeros(8 * w))   # mean feature of the data (`fit_centre`)
+        self.register_buffer('centre', torch.zeros(self.embed_dim))   # mean feature of the data (`fit_centre`)
+        self.register_buffer('scale', torch.ones(self.embed_dim))     # each feature's spread in the data, or ones
 
     @property
     def config(self) -> dict:  # keyword arguments that rebuild it
         "Everything needed to rebuild the encoder (stored in checkpoints and model files)."
-        return dict(width=self.width, dim=self.dim, in_channels=self.in_channels, image_size=self.image_size)
+        return dict(width=self.width, dim=self.dim, in_channels=self.in_channels, image_size=self.image_size,
+                    layers=self.layers)
 
     @property
     def feature_dim(self) -> int: return 8 * self.width
+
+    @property
+    def embed_dim(self) -> int: return (8 if self.layers == 1 else 12) * self.width
 
     def check_images(self, x) -> None:
         "One clear error unless `x` is a float batch [N, C, S, S] in [0, 1] of this encoder's size."
@@ -66,6 +79,15 @@ class SemanticEncoder(nn.Module):
         "The features before the projection head."
         return self.backbone((x - self.mean) / self.std)
 
+    def pooled(
+        self,
+        x: Tensor,     # pictures [N, C, S, S] in [0, 1]
+    ) -> Tensor:       # [N, embed_dim]
+        "What `embed` reads: the last stage's features, and with `layers=2` the stage before's, averaged over space."
+        h = self.backbone[:3]((x - self.mean) / self.std)
+        last = self.backbone[3:](h)
+        return last if self.layers == 1 else torch.cat([last, h.mean((2, 3))], 1)
+
     def forward(
         self,
         x: Tensor,     # pictures [N, C, S, S] in [0, 1]
@@ -80,11 +102,11 @@ def embed(
     x: Tensor,                  # pictures [N, C, S, S] in [0, 1]
     batch: int = 1024,          # pictures per forward pass
 ) -> Tensor:                    # [N, 8 * width], unit length
-    "The semantic features of pictures `x` less the data's mean feature, L2-normalised (eval mode)."
+    "The semantic features of pictures `x`: less the data's mean feature, over its spread, L2-normalised (eval mode)."
     encoder.check_images(x)
     was = encoder.training
     encoder.eval()
-    out = torch.cat([F.normalize(encoder.features(x[i:i + batch]) - encoder.centre, dim=1)
+    out = torch.cat([F.normalize((encoder.pooled(x[i:i + batch]) - encoder.centre) / encoder.scale, dim=1)
                      for i in range(0, len(x), batch)])
     encoder.train(was)
     return out
@@ -94,12 +116,18 @@ def embed(
 def fit_centre(
     encoder: SemanticEncoder,   # a trained encoder
     x: Tensor,                  # pictures of the data [N, C, S, S]
+    layers: int | None = None,  # pooled stages to embed with, 1 or 2 (default: as the encoder has it)
+    whiten: bool = False,       # also divide each feature by its spread in `x`
     batch: int = 1024,          # pictures per forward pass
-) -> SemanticEncoder:           # the encoder, its `centre` set
+) -> SemanticEncoder:           # the encoder, its `centre` (and `scale`) set
     "Set the encoder's centre to the mean feature of pictures `x` (after training: features are all positive, \
-so without it every cosine is high and groups look alike)."
+so without it every cosine is high and groups look alike), and optionally its scale to their spread."
     encoder.eval()
-    encoder.centre.copy_(torch.cat([encoder.features(x[i:i + batch]) for i in range(0, len(x), batch)]).mean(0))
+    if layers is not None:
+        encoder.layers = _check_layers(layers)
+    f = torch.cat([encoder.pooled(x[i:i + batch]) for i in range(0, len(x), batch)])
+    encoder.centre = f.mean(0)
+    encoder.scale = f.std(0).clamp(min=1e-6) if whiten else torch.ones_like(encoder.centre)
     return encoder
 
 # %% ../nbs/10a_semantic.ipynb #c61b8fb1
@@ -222,7 +250,7 @@ def train_semantic(
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ck = run.resume(resume, model_config=net.config)
     if ck:
-        net.load_state_dict({'centre': net.centre, **ck['model']})   # the centre is set after training
+        net.load_state_dict({'centre': net.centre, 'scale': net.scale, **ck['model']})   # both set after training
         opt.load_state_dict(ck['optimizer'])
     state = lambda: dict(model_config=net.config, model=net.state_dict(), optimizer=opt.state_dict())
     net.train()
@@ -259,7 +287,7 @@ def load_semantic_checkpoint(
         return ck
     net = SemanticEncoder(**ck['model_config'])
     missing, unexpected = net.load_state_dict(ck['model'], strict=False)
-    if set(missing) - {'centre'} or unexpected:   # checkpoints of before the centre hold none: it stays zero
+    if set(missing) - {'centre', 'scale'} or unexpected:   # older checkpoints hold neither: zero and ones
         raise ValueError(f"{path}: weights do not fit a semantic encoder {ck['model_config']} "
                          f"(missing {missing}, unexpected {unexpected})")
     return net.eval()

@@ -11,12 +11,12 @@ CLI = [sys.executable, '-c', 'import sys; from hephaestus.cli import main; sys.e
 
 
 def _pictures(root: Path, classes=('cat', 'dog', 'ship'), k=20) -> Path:
-    "k pictures per class, 32x32, each class its own colour and stripes (so that classes differ)."
+    "k pictures per class, 32x32, each class its own tint and stripes (so that classes differ, not always clearly)."
     rng = np.random.default_rng(0)
     for c, name in enumerate(classes):
         (root / 'train' / name).mkdir(parents=True)
         for i in range(k):
-            a = rng.integers(0, 60, (32, 32, 3)) + np.array([60 * c, 120, 200 - 60 * c])
+            a = rng.integers(0, 90, (32, 32, 3)) + np.array([50 * c, 120, 180 - 50 * c]) + rng.integers(-30, 30)
             a[:, (np.arange(32) // (2 + c)) % 2 == 0] += 50
             Image.fromarray(a.clip(0, 255).astype(np.uint8)).save(root / 'train' / name / f'{i}.png')
     return root
@@ -42,7 +42,8 @@ def runs(tmp_path_factory):
 
 def test_tiny_natural_model(runs, tmp_path):
     "The two runs make one model: named (or zD) dimensions, semantic ranking by default, edits by aspect, saved."
-    from hephaestus.evaluation.natural import class_groups, evaluate_natural, group_pictures, natural_model
+    from hephaestus.evaluation.natural import (calibration_check, class_groups, edit_groups, evaluate_natural,
+                                               group_pictures, natural_model)
     from hephaestus.generate import edit, generate_like, similarity_path
     from hephaestus.loaders import load_pictures
     from hephaestus.model import load_pretrained, save_model
@@ -51,12 +52,17 @@ def test_tiny_natural_model(runs, tmp_path):
     pics = load_pictures('folder', data / 'train', progress=False)
     assert len(pics) == 60 and len(pics.split('val')) == 6
     model, built = natural_model(tmp / 'vae' / 'last.pt', tmp / 'sem' / 'last.pt', pics, 'tiny-natural',
-                                 summary_n=54, choose_groups=20)
+                                 summary_n=54, choose_groups=20, calibrate_groups=120)
     assert model.method == 'semantic' and model.semantic_weight in (0.0, 0.1, 0.25, 0.5, 1.0)
-    assert len(model.summary.names()) == 8 and set(built['weight_top1_on_train_groups']) == {0.0, 0.1, 0.25, 0.5, 1.0}
+    assert len(model.summary.names()) == 8 and len(built['choice_top1_on_train_groups']) == 4 * 5
+    assert model.semantic.layers == built['embedding']['layers'] and model.semantic.centre.shape == \
+        (model.semantic.embed_dim,)
+    assert 'semantic' in model.calibrators and 0 <= model.calibrators['semantic'].threshold <= 1
     gr = class_groups(pics, 5, n=4, part='train')
     r = rank_group(model, group_pictures(pics, gr)[0])
-    assert r.method == 'semantic' and r.semantic is not None and 'odd one out' in r.explain()
+    assert r.method == 'semantic' and r.semantic is not None and 0 <= r.confidence <= 1
+    assert r.has_outlier == (r.confidence >= model.calibrators['semantic'].threshold)
+    assert ('odd one out' if r.has_outlier else 'No clear outlier') in r.explain()
     assert r.outlier in range(4) and len(r.factors) >= 1
     x = pics.pictures(pics.split('val')[:3])
     labels = [n for n in (model.summary.labels or []) if n]
@@ -69,8 +75,17 @@ def test_tiny_natural_model(runs, tmp_path):
     assert back.semantic is not None and back.semantic_weight == model.semantic_weight
     assert torch.equal(back.semantic.centre, model.semantic.centre)
     torch.testing.assert_close(back.embed(x), model.embed(x))
-    res = evaluate_natural(model, pics, n_groups=10, n=3, sizes=(3,), size_groups=5, baseline_n=30, progress=False)
+    assert rank_group(back, group_pictures(pics, gr)[0]).confidence == r.confidence
+    res = evaluate_natural(model, pics, n_groups=10, n=3, sizes=(3,), size_groups=5, baseline_n=30,
+                           calibration_groups=0, progress=False)   # 2 held-out pictures a class: no group of one
     assert {r['ranker'] for r in res['table']} >= {'chance', 'pixels', 'HOG + thumbnail', res['default']}
+    assert res['calibration'] is None
+    eg = edit_groups(model, pics, 4, n=3, context='views')
+    assert set(eg) == {'top1', 'named', 'per_edit'} and sum(v['n'] for v in eg['per_edit'].values()) == 4
+    with pytest.raises(ValueError, match="context must be 'class' or 'views'"):
+        edit_groups(model, pics, 1, context='crowd')
+    c = calibration_check(model, pics, 10, n=4, part='train')   # the held-out part is too small here
+    assert c['n_groups'] == 10 and 0 <= c['ece'] <= 1 and 0 <= c['none_said'][0] <= 1
 
 
 def test_bad_semantic_checkpoint(runs, tmp_path):

@@ -11,22 +11,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
-from ..attributes import EDITS, attribute_spread, known_edit, name_dimensions, picture_attributes
+from ..attributes import ATTRIBUTES, EDITS, attribute_spread, known_edit, name_dimensions, picture_attributes
 from .stats import ResultTable, ci_fields, mean_ci, proportion
 from ..groups import Groups, sample_class_groups
-from ..loaders import PictureArray
+from ..loaders import PictureArray, shift_horizontal
 from ..model import Model, ModelCard, save_model
 from ..paths import WEIGHTS_DIR
-from ..ranking import combine_scores, group_terms, rank_group
+from ..confidence import choose_threshold, confidence_features, fit_calibrator, reliability
+from ..ranking import combine_scores, group_terms, rank_group, score_terms
 from ..semantic import fit_centre, load_semantic_checkpoint, semantic_scores
 from ..summary import encode_images, summary_from_codes
 from ..train import load_checkpoint, model_from_checkpoint
 
 # %% auto #0
-__all__ = ['ANIMALS', 'PAIR_TYPES', 'RANK_COLUMNS', 'WEIGHTS', 'pair_type', 'class_groups', 'group_pictures', 'colour_histogram',
-           'hog_thumbnail', 'loo_distance', 'FeatureRanker', 'baseline_rankers', 'model_scores', 'rank_of_outlier',
-           'score_row', 'pair_types', 'class_confusion', 'plot_confusion', 'psnr', 'ssim', 'reconstruction_table',
-           'causal_check', 'edit_groups', 'natural_model', 'evaluate_natural', 'ship_natural']
+__all__ = ['ANIMALS', 'PAIR_TYPES', 'RANK_COLUMNS', 'WEIGHTS', 'EMBEDDINGS', 'CALIBRATION_SIZES', 'NONE_SAID_NATURAL',
+           'pair_type', 'class_groups', 'group_pictures', 'colour_histogram', 'hog_thumbnail', 'loo_distance',
+           'FeatureRanker', 'baseline_rankers', 'model_scores', 'rank_of_outlier', 'score_row', 'pair_types',
+           'class_confusion', 'plot_confusion', 'psnr', 'ssim', 'reconstruction_table', 'causal_check', 'edit_groups',
+           'semantic_evidence', 'calibrate_semantic', 'natural_model', 'calibration_check', 'calibration_markdown',
+           'evaluate_natural', 'ship_natural']
 
 # %% ../../nbs/10_natural_images.ipynb #75db1cd3
 ANIMALS = ('bird', 'cat', 'deer', 'dog', 'frog', 'horse')   # CIFAR-10's animal classes; the rest are vehicles
@@ -48,12 +51,18 @@ def class_groups(
     n: int = 6,              # pictures per group
     seed: int = 2026,        # names the set of groups
     part: str = 'val',       # 'val' (measurement) or 'train' (choices made before measuring)
+    outlier: bool = True,    # False: all n pictures of one class (style 'none')
 ) -> Groups:                 # class groups; `index` are rows of `pics`
-    "Class groups of `n` (n-1 of one class, 1 of another) from one part of a data set."
+    "Class groups of `n` (n-1 of one class, 1 of another; or, `outlier=False`, n of one class) from one part of a \
+data set."
     rows = pics.split(part)
-    g = sample_class_groups(pics.labels[rows], None, n_groups, n, seed, pics.class_names)
+    g = sample_class_groups(pics.labels[rows], None, n_groups, n + (not outlier), seed, pics.class_names)
     g.index = rows[g.index]
-    return g
+    if outlier:
+        return g
+    G, keep = len(g), torch.arange(n + 1)[None] != g.outlier[:, None]     # drop the outlier: n inliers left
+    return Groups(None, g.classes[keep].view(G, n, -1), torch.full((G,), -1), g.context, torch.zeros_like(g.differs),
+                  g.factor_names, 'none', index=torch.as_tensor(g.index)[keep].view(G, n), class_names=g.class_names)
 
 
 def group_pictures(pics: PictureArray, groups: Groups) -> Tensor:
@@ -314,8 +323,12 @@ def edit_groups(
     seed: int = 2026,       # names the groups
     edits=tuple(EDITS),     # edits drawn from
     method: str | None = None,   # the ranking (default: the model's)
+    context: str = 'class', # 'class': n pictures of one class; 'views': n views of one picture (shifted ±1 px)
 ) -> dict:                  # top1 and aspect-named shares with intervals, per edit
-    "Groups of n held-out pictures of one class, one of which gets a known edit: top-1, and the aspect named."
+    "Groups of n held-out pictures of one class (or views of one picture), one of which gets a known edit: top-1, \
+and the aspect named (its dimension among the factors, or its word among the aspects the explanation says)."
+    if context not in ('class', 'views'):
+        raise ValueError(f"context must be 'class' or 'views', got {context!r}")
     g = torch.Generator().manual_seed(seed)
     val = pics.split('val')
     hits, named, per = 0, 0, {}
@@ -323,12 +336,15 @@ def edit_groups(
         c = int(torch.randint(len(pics.class_names), (1,), generator=g))
         rows = val[pics.labels[val] == c]
         x = pics.pictures(rows[torch.randperm(len(rows), generator=g)[:n]])
+        if context == 'views':      # the content held fixed: one picture, shifted by up to a pixel either way
+            x = shift_horizontal(x[:1].expand(n, -1, -1, -1), torch.randint(-1, 2, (n,), generator=g), 'edge')
         e = edits[int(torch.randint(len(edits), (1,), generator=g))]
         o = int(torch.randint(n, (1,), generator=g))
         x[o] = known_edit(x[o:o + 1], e)[0]
         r = rank_group(model, x, method=method)
         ok = r.outlier == o
-        nm = ok and EDITS[e][0] in [f for f, _ in r.factors]
+        attr, way = EDITS[e]
+        nm = ok and (attr in [f for f, _ in r.factors] or ATTRIBUTES[attr][0 if way > 0 else 1] in r.aspects)
         hits, named = hits + ok, named + nm
         t = per.setdefault(e, [0, 0, 0])
         t[0], t[1], t[2] = t[0] + 1, t[1] + ok, t[2] + nm
@@ -337,6 +353,47 @@ def edit_groups(
 
 # %% ../../nbs/10_natural_images.ipynb #31d3f328
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)   # latent weights tried beside the semantic score
+EMBEDDINGS = ((1, False), (1, True), (2, False), (2, True))   # (pooled stages, whiten) tried for the semantic view
+CALIBRATION_SIZES = (4, 6, 8)          # group sizes the semantic confidence is fitted on
+NONE_SAID_NATURAL = 0.5                # 'no clear outlier' below the evidence of the median group of one class
+
+
+def semantic_evidence(
+    model: Model,              # a natural-picture model
+    groups: Groups,            # class groups (with or without an outlier)
+    pics: PictureArray,        # their data set
+) -> tuple[Tensor, Tensor]:    # ([G, 5] `confidence_features`, [G] bool: the top-ranked picture is the outlier)
+    "What the semantic confidence reads from each group's default scores, and whether the answer was right."
+    w = model.semantic_weight
+    s = model_scores(model, group_pictures(pics, groups), (w,))[f'combined {w:g}']
+    return confidence_features(*score_terms(s)), (s.argmax(1) == groups.outlier) & groups.has_outlier
+
+
+def calibrate_semantic(
+    model: Model,              # a natural-picture model, its semantic view and weight chosen
+    pics: PictureArray,        # its data set
+    n_groups: int = 3000,      # training groups in all: half with an outlier, half of one class
+    seed: int = 98,            # names the groups
+    sizes=CALIBRATION_SIZES,   # group sizes
+    none_said: float = NONE_SAID_NATURAL,   # the share of groups of one class to say 'no clear outlier' for
+):                             # a `Calibrator`: P(the top-ranked picture is the outlier | the group has one)
+    "Fit the confidence of the semantic ranking on class groups of training pictures with an outlier, and its \
+threshold on groups of one class."
+    per = max(10, n_groups // (2 * len(sizes)))
+    ev = {(n, k): semantic_evidence(model, class_groups(pics, per, n, seed + 10 * n + k, 'train', bool(k)), pics)
+          for n in sizes for k in (1, 0)}
+    feats = {k: torch.cat([ev[n, k][0] for n in sizes]) for k in (1, 0)}
+    ok = torch.cat([ev[n, 1][1] for n in sizes])
+    cal = fit_calibrator(feats[1], ok)
+    p1, p0 = cal.probability(feats[1]), cal.probability(feats[0])
+    has = torch.cat([torch.ones(len(p1)), torch.zeros(len(p0))]).bool()
+    right_none = torch.zeros(len(p0), dtype=torch.bool)                  # no outlier: no top pick is right
+    cal.threshold, right = choose_threshold(torch.cat([p1, p0]), torch.cat([ok, right_none]), has, none_said)
+    cal.report = dict(method='semantic', n_groups=len(p1) + len(p0), seed=seed, sizes=list(sizes),
+                      ece=reliability(p1, ok)['ece'], right=right,
+                      rule=f"the evidence of the {none_said:.0%} quantile of groups of one class (the confidence is "
+                           "P(the top-ranked picture is the outlier | the group has one))")
+    return cal
 
 
 @torch.no_grad()
@@ -349,8 +406,11 @@ def natural_model(
     choose_groups: int = 1000,      # training class groups the latent weight is chosen on
     weights=WEIGHTS,                # latent weights to choose from
     seed: int = 0,                  # draws the pictures
+    embeddings=EMBEDDINGS,          # (pooled stages, whiten) of the semantic view to choose from
+    calibrate_groups: int = 3000,   # training groups the semantic confidence is fitted on
 ) -> tuple[Model, dict]:            # (the model, what was measured to build it)
-    "A natural-picture `Model`: VAE, summary with measured dimension names, semantic view and its latent weight."
+    "A natural-picture `Model`: VAE, summary with measured dimension names, semantic view with its embedding and \
+latent weight chosen on training groups, and the semantic ranking's confidence."
     ck = load_checkpoint(vae_checkpoint)       # read once: the VAE and its training record
     vae = model_from_checkpoint(ck)
     tr = pics.split('train')
@@ -362,19 +422,67 @@ def natural_model(
     labels, words, rho = name_dimensions(mu, picture_attributes(x), s0.active)
     summary = summary_from_codes(mu, lv, labels, words)
     summary.seed = seed
-    sem = fit_centre(load_semantic_checkpoint(semantic_checkpoint), x) if semantic_checkpoint else None
+    sem = load_semantic_checkpoint(semantic_checkpoint) if semantic_checkpoint else None
     model = Model(vae, summary, name, train_config=ck['train_config'], semantic=sem,
                   info=dict(steps=ck['step'], wall_time=ck['wall_time']), attribute_spread=attribute_spread(x))
     built = dict(rho=rho.tolist(), labels=labels)
-    if sem is not None:
+    if sem is not None:             # the embedding and the latent weight, chosen together on training groups
         gr = class_groups(pics, choose_groups, seed=seed + 1, part='train')
-        sc = model_scores(model, group_pictures(pics, gr), weights)
-        top1 = {w: float((rank_of_outlier(sc[f'combined {w:g}'], gr.outlier) == 1).float().mean()) for w in weights}
-        model.semantic_weight = max(top1, key=lambda w: (round(top1[w], 3), -w))
-        built['weight_top1_on_train_groups'] = top1
+        X, top1 = group_pictures(pics, gr), {}
+        for layers, whiten in embeddings:
+            fit_centre(sem, x, layers, whiten)
+            sc = model_scores(model, X, weights)
+            top1.update({(layers, whiten, w): float((rank_of_outlier(sc[f'combined {w:g}'], gr.outlier) == 1)
+                                                     .float().mean()) for w in weights})
+        layers, whiten, model.semantic_weight = max(top1, key=lambda k: (round(top1[k], 3), -k[2], -k[0], -k[1]))
+        fit_centre(sem, x, layers, whiten)
+        built['choice_top1_on_train_groups'] = {f'layers {a}, whiten {b}, w {w:g}': v
+                                                for (a, b, w), v in top1.items()}
+        built['embedding'] = dict(layers=layers, whiten=whiten)
+        model.calibrators['semantic'] = calibrate_semantic(model, pics, calibrate_groups, seed + 98)
     return model, built
 
 # %% ../../nbs/10_natural_images.ipynb #667c29bf
+@torch.no_grad()
+def calibration_check(
+    model: Model,              # a natural-picture model with a semantic confidence
+    pics: PictureArray,        # its data set
+    n_groups: int = 2000,      # held-out groups in all: half with an outlier, half of one class
+    n: int = 6,                # pictures per group
+    seed: int = 2026,          # names the groups
+    part: str = 'val',         # the pictures' part of the data set (held out: 'val')
+) -> dict | None:              # ECE, reliability, and the shares with intervals; None without a confidence
+    "Held-out groups with and without an outlier: is the semantic confidence calibrated, and what does \
+'no clear outlier' cost?"
+    cal = model.calibrators.get('semantic')
+    if cal is None:
+        return None
+    f1, ok1 = semantic_evidence(model, class_groups(pics, n_groups // 2, n, seed + 500, part), pics)
+    f0, _ = semantic_evidence(model, class_groups(pics, n_groups // 2, n, seed + 501, part, outlier=False), pics)
+    p1, p0 = cal.probability(f1), cal.probability(f0)
+    said1, none0 = p1 >= cal.threshold, p0 < cal.threshold
+    rel = reliability(p1, ok1)                   # the confidence is P(right | the group has an outlier)
+    k = lambda m: float(m.sum())
+    return dict(n_groups=len(p1) + len(p0), n=n, seed=seed, threshold=cal.threshold, reliability=rel, ece=rel['ece'],
+                top1=proportion(k(ok1), len(p1)), answered=proportion(k(said1), len(p1)),
+                top1_answered=proportion(k(ok1 & said1), k(said1)), none_said=proportion(k(none0), len(p0)),
+                right=proportion(k(ok1 & said1) + k(none0), len(p1) + len(p0)))
+
+
+def calibration_markdown(c: dict) -> str:
+    "The calibration check as a short markdown table."
+    f = lambda k: ResultTable.cell(ci_fields(k, c[k]), k)
+    rows = [('groups (half with an outlier, half of one class)', f"{c['n_groups']:,} of {c['n']}"),
+            ('ECE (groups with an outlier)', f"{c['ece']:.3f}"),
+            ('threshold of `has_outlier`', f"{c['threshold']:.2f}"),
+            ('top-1 (groups with an outlier)', f('top1')),
+            ('answered (an outlier said, groups with one)', f('answered')),
+            ('top-1 when answered', f('top1_answered')),
+            ("'no clear outlier' said (groups of one class)", f('none_said')),
+            ('answers right (both kinds of group)', f('right'))]
+    return '\n'.join(['| | measured |', '|---|---|'] + [f'| {a} | {b} |' for a, b in rows])
+
+
 @torch.no_grad()
 def evaluate_natural(
     model: Model,              # a natural-picture model
@@ -385,6 +493,7 @@ def evaluate_natural(
     sizes=(4, 6, 10),          # group sizes of the size study
     size_groups: int = 1000,   # groups per size
     baseline_n: int = 10_000,  # training pictures PCA is fitted on
+    calibration_groups: int | None = None,   # groups of the calibration check (default: n_groups; 0: none)
     progress: bool = True,     # progress bars
 ) -> dict:                     # 'table' rows, 'sizes' rows, 'confusion' [C, C] of the default ranker, ...
     "Class-group ranking of a natural-picture model against the classical baselines."
@@ -418,7 +527,15 @@ def evaluate_natural(
                                                            == 1).float().mean())}))
     return dict(table=ResultTable(rows, RANK_COLUMNS), sizes=size_rows, confusion=acc.tolist(),
                 confusion_counts=counts.tolist(), class_names=list(pics.class_names), n_groups=n_groups, seed=seed,
-                default=names[default])
+                default=names[default],
+                calibration=calibration_check(model, pics, calibration_groups or n_groups, n, seed)
+                if calibration_groups != 0 else None)
+
+
+def _embedding(model: Model) -> str:
+    s = model.semantic
+    return ('the last two stages' if s.layers == 2 else 'the last stage') + (', whitened' if (s.scale != 1).any()
+                                                                            else ', centred')
 
 
 def _training_line(ck: dict, what: str) -> str:
@@ -457,15 +574,22 @@ def ship_natural(
     card.set('Training', '\n'.join([_training_line(vck, 'β-TCVAE')] +
                                    ([_training_line(sck, 'semantic encoder')] if sck else [])))
     card.set('Ranking', f"Class groups of 6 (5 + 1, {res['n_groups']:,} groups, seed {res['seed']}) of held-out "
-             f"pictures; the latent weight {model.semantic_weight:g} was chosen on {choose_groups:,} groups of "
+             f"pictures; the embedding ({_embedding(model)}) and the latent weight {model.semantic_weight:g} were "
+             f"chosen together on {choose_groups:,} groups of "
              f"training pictures.\n\n{t.markdown()}")
     card.set('Named dimensions', (', '.join(named) or 'none') + f" (|Spearman| ≥ 0.7 with a pixel attribute, on "
              f"{summary_n:,} training pictures); the others are called zD.")
+    if res['calibration']:
+        c = model.calibrators['semantic'].report
+        card.set('Confidence', f"Fitted on {c['n_groups']:,} class groups of training pictures (sizes "
+                 f"{', '.join(map(str, c['sizes']))}; half of them of one class, with no outlier); `has_outlier` at "
+                 f"{c['rule']}. Held out:\n\n{calibration_markdown(res['calibration'])}")
     card.footer = f'Produced by `{produced_by}`.' if produced_by else ''
     model.card = card
     model.metrics = dict(top1=d['top1'], mrr=d['mrr'])
     if sck:
         model.info.update(semantic_steps=sck['step'], semantic_wall_time=sck['wall_time'],
-                          weight_top1_on_train_groups=built.get('weight_top1_on_train_groups'))
+                          choice_top1_on_train_groups=built.get('choice_top1_on_train_groups'),
+                          embedding=built.get('embedding'))
     save_model(model, out_dir or WEIGHTS_DIR)
     return model, res
