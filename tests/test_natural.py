@@ -43,7 +43,7 @@ def runs(tmp_path_factory):
 def test_tiny_natural_model(runs, tmp_path):
     "The two runs make one model: named (or zD) dimensions, semantic ranking by default, edits by aspect, saved."
     from hephaestus.evaluation.natural import (calibration_check, class_groups, edit_groups, evaluate_natural,
-                                               group_pictures, natural_model)
+                                               group_pictures, natural_model, _choice)
     from hephaestus.generate import edit, generate_like, similarity_path
     from hephaestus.loaders import load_pictures
     from hephaestus.model import load_pretrained, save_model
@@ -80,6 +80,8 @@ def test_tiny_natural_model(runs, tmp_path):
                            calibration_groups=0, progress=False)   # 2 held-out pictures a class: no group of one
     assert {r['ranker'] for r in res['table']} >= {'chance', 'pixels', 'HOG + thumbnail', res['default']}
     assert res['calibration'] is None
+    vae_only, _ = natural_model(tmp / 'vae' / 'last.pt', None, pics, 'tiny-vae', summary_n=54)
+    assert vae_only.method == 'robust' and not vae_only.calibrators and 'no semantic view' in _choice(vae_only, 1)
     eg = edit_groups(model, pics, 4, n=3, context='views')
     assert set(eg) == {'top1', 'named', 'per_edit'} and sum(v['n'] for v in eg['per_edit'].values()) == 4
     with pytest.raises(ValueError, match="context must be 'class' or 'views'"):

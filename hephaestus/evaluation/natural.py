@@ -532,10 +532,15 @@ def evaluate_natural(
                 if calibration_groups != 0 else None)
 
 
-def _embedding(model: Model) -> str:
+def _choice(model: Model, choose_groups: int) -> str:
+    "What was chosen on training groups, in words (for the card)."
     s = model.semantic
-    return ('the last two stages' if s.layers == 2 else 'the last stage') + (', whitened' if (s.scale != 1).any()
-                                                                            else ', centred')
+    if s is None:
+        return 'the latent ranking (no semantic view)'
+    emb = ('the last two stages' if s.layers == 2 else 'the last stage') + (', whitened' if (s.scale != 1).any()
+                                                                           else ', centred')
+    return (f"the embedding ({emb}) and the latent weight {model.semantic_weight:g} were chosen together on "
+            f"{choose_groups:,} groups of training pictures")
 
 
 def _training_line(ck: dict, what: str) -> str:
@@ -574,9 +579,7 @@ def ship_natural(
     card.set('Training', '\n'.join([_training_line(vck, 'β-TCVAE')] +
                                    ([_training_line(sck, 'semantic encoder')] if sck else [])))
     card.set('Ranking', f"Class groups of 6 (5 + 1, {res['n_groups']:,} groups, seed {res['seed']}) of held-out "
-             f"pictures; the embedding ({_embedding(model)}) and the latent weight {model.semantic_weight:g} were "
-             f"chosen together on {choose_groups:,} groups of "
-             f"training pictures.\n\n{t.markdown()}")
+             f"pictures; {_choice(model, choose_groups)}.\n\n{t.markdown()}")
     card.set('Named dimensions', (', '.join(named) or 'none') + f" (|Spearman| ≥ 0.7 with a pixel attribute, on "
              f"{summary_n:,} training pictures); the others are called zD.")
     if res['calibration']:
