@@ -13,7 +13,7 @@ from .confidence import Calibrator
 from .diffusion import Refiner, check_refiner, load_refiner, refine
 from .paths import WEIGHTS_DIR, atomic_save, read_file
 from .readout import FactorReadout
-from .semantic import SemanticEncoder, embed
+from .semantic import SemanticEncoder, embed, encoder_from_state
 from .summary import LatentSummary, encode_images
 from .vae import build_model
 
@@ -331,13 +331,8 @@ def load_pretrained(
     ref = path.with_name(f'{name}-refiner.pt')
     sem, sw = None, 0.0
     if blob.get('semantic'):
-        sem, sw = SemanticEncoder(**blob['semantic']['config']), blob['semantic']['weight']
-        try:
-            missing, unexpected = sem.load_state_dict(blob['semantic']['state'], strict=False)
-        except RuntimeError:
-            missing, unexpected = ['(sizes)'], []
-        if set(missing) - {'scale'} or unexpected:   # files of before the scale hold none: it stays ones
-            raise ValueError(f"{path}: semantic weights do not fit their config {blob['semantic']['config']}")
+        sem = encoder_from_state(blob['semantic']['config'], blob['semantic']['state'], path)
+        sw = blob['semantic']['weight']
     return Model(vae, LatentSummary.from_state(blob['summary']), name, ro, cal, ModelCard.from_state(blob['card']),
                  blob['metrics'], blob['train_config'], refiner_path=ref if ref.exists() else None, info=blob['info'],
                  semantic=sem, semantic_weight=sw, attribute_spread=blob.get('attribute_spread'))

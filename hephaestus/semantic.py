@@ -16,7 +16,7 @@ from .runs import Run, choose_device
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'SemanticEncoder', 'embed', 'fit_centre', 'augment', 'nt_xent', 'SemanticConfig', 'train_semantic',
-           'load_semantic_checkpoint', 'semantic_scores']
+           'load_semantic_checkpoint', 'encoder_from_state', 'semantic_scores']
 
 # %% ../nbs/10a_semantic.ipynb #77692100
 def _stage(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -283,12 +283,24 @@ def load_semantic_checkpoint(
 ) -> SemanticEncoder | dict:   # the encoder, eval mode, CPU
     "The encoder of a semantic run's checkpoint (or, `state=True`, the checkpoint itself)."
     ck = read_file(path, CKPT_FORMAT, 'semantic-encoder checkpoint')
-    if state:
-        return ck
-    net = SemanticEncoder(**ck['model_config'])
-    missing, unexpected = net.load_state_dict(ck['model'], strict=False)
-    if set(missing) - {'centre', 'scale'} or unexpected:   # older checkpoints hold neither: zero and ones
-        raise ValueError(f"{path}: weights do not fit a semantic encoder {ck['model_config']} "
+    return ck if state else encoder_from_state(ck['model_config'], ck['model'], path)
+
+
+def encoder_from_state(
+    config: dict,     # the encoder's `config`
+    state: dict,      # its `state_dict()`
+    where,            # the file it came from (for the error)
+) -> SemanticEncoder: # the encoder, eval mode
+    "Rebuild an encoder from its config and weights (one clear error when they do not fit; files of before the \
+centre and scale hold neither: zero and ones)."
+    net = SemanticEncoder(**config)
+    try:
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    except RuntimeError as e:   # a tensor of the wrong size
+        size = str(e).splitlines()[-1].strip()
+        raise ValueError(f"{where}: weights do not fit a semantic encoder {config} ({size})") from None
+    if set(missing) - {'centre', 'scale'} or unexpected:
+        raise ValueError(f"{where}: weights do not fit a semantic encoder {config} "
                          f"(missing {missing}, unexpected {unexpected})")
     return net.eval()
 

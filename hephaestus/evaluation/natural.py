@@ -149,18 +149,20 @@ def model_scores(
     model: Model,              # a natural-picture model
     groups_x: Tensor,          # [G, n, C, H, W]
     weights=(0.0,),            # latent weights of the combined scores to give
+    latent: Tensor | None = None,   # [G, n] the latent scores of these groups, when already at hand
 ) -> dict:                     # 'latent', 'semantic', and 'combined w' -> [G, n]
     "Latent, semantic and combined scores of many groups."
     G, n = groups_x.shape[:2]
     flat = groups_x.flatten(0, 1)
-    mu, lv = model.encode_images(flat)
-    lat = group_terms(model, mu.reshape(G, n, -1), lv.reshape(G, n, -1), 'robust').z2.sum(-1)
-    out = {'latent': lat}
+    if latent is None:
+        mu, lv = model.encode_images(flat)
+        latent = group_terms(model, mu.reshape(G, n, -1), lv.reshape(G, n, -1), 'robust').z2.sum(-1)
+    out = {'latent': latent}
     if model.semantic is not None:
         e = model.embed(flat).reshape(G, n, -1)
         out['semantic'] = semantic_scores(e)
         for w in weights:
-            out[f'combined {w:g}'] = combine_scores(out['semantic'], lat, w)
+            out[f'combined {w:g}'] = combine_scores(out['semantic'], latent, w)
     return out
 
 
@@ -428,10 +430,10 @@ latent weight chosen on training groups, and the semantic ranking's confidence."
     built = dict(rho=rho.tolist(), labels=labels)
     if sem is not None:             # the embedding and the latent weight, chosen together on training groups
         gr = class_groups(pics, choose_groups, seed=seed + 1, part='train')
-        X, top1 = group_pictures(pics, gr), {}
-        for layers, whiten in embeddings:
+        X, top1, sc = group_pictures(pics, gr), {}, {}
+        for layers, whiten in embeddings:           # the latent scores do not depend on the embedding: once
             fit_centre(sem, x, layers, whiten)
-            sc = model_scores(model, X, weights)
+            sc = model_scores(model, X, weights, sc.get('latent'))
             top1.update({(layers, whiten, w): float((rank_of_outlier(sc[f'combined {w:g}'], gr.outlier) == 1)
                                                      .float().mean()) for w in weights})
         layers, whiten, model.semantic_weight = max(top1, key=lambda k: (round(top1[k], 3), -k[2], -k[0], -k[1]))
