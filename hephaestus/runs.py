@@ -83,9 +83,11 @@ def _start(
     total: int,   # the run's last step (the progress bar's length)
     desc: str,    # the progress bar's label
 ) -> None:
-    "Write `config.json` and start the clock and the progress bar."
+    "Write `config.json`, remove half-written files a killed run left, start the clock and the progress bar."
     if self.rank == 0:
         self.out.mkdir(parents=True, exist_ok=True)
+        for f in self.out.rglob('*.pt*.tmp'):   # `atomic_save`'s temporary files: only rank 0 writes here
+            f.unlink()
         (self.out / 'config.json').write_text(json.dumps(asdict(self.config), indent=1))
     self.t0 = time.time()
     self.bar = tqdm(total=total, initial=self.step, desc=desc, disable=not self.progress or self.rank != 0,
