@@ -29,12 +29,14 @@ from .model import available_pretrained, load_pretrained
 from .ranking import METHODS, plot_ranking, rank_group
 from .report import SECTIONS, build_report
 from .runs import option_name
-from .train import TrainConfig, model_from_checkpoint, train as train_run
+from .train import (FinetuneConfig, TrainConfig, finetune_decoder, load_checkpoint, model_from_checkpoint,
+                              train as train_run)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'PROG', 'USER_ERRORS', 'GROUP_STYLES', 'EVALUATIONS', 'Command', 'command', 'build_parser', 'error',
            'main', 'add_config_options', 'config_from_args', 'describe_groups', 'rank_demo_groups', 'generation_demo',
-           'run_demo', 'demo', 'train', 'load_vae', 'train_refiner', 'train_semantic', 'rank', 'evaluate', 'report']
+           'run_demo', 'demo', 'train', 'load_vae', 'train_refiner', 'train_semantic', 'finetune', 'rank', 'evaluate',
+           'report']
 
 # %% ../nbs/90_cli.ipynb #11668f00
 @dataclass
@@ -384,6 +386,23 @@ def train_semantic(
     "The `train-semantic` subcommand."
     last = train_semantic_run(config_from_args(SemanticConfig, args), resume=args.resume, progress=not args.quiet)
     print(f"checkpoint: {last}")
+    return 0
+
+# %% ../nbs/90_cli.ipynb #479acb92
+def _finetune_args(p: argparse.ArgumentParser):
+    _run_args(p, FinetuneConfig)
+
+
+@command('finetune-decoder', "Fine-tune a trained VAE's decoder on its posterior means (sharper reconstructions).",
+         _finetune_args)
+def finetune(
+    args: argparse.Namespace,   # the parsed options: one per `FinetuneConfig` field, --resume, --quiet
+) -> int:                       # the exit status
+    "The `finetune-decoder` subcommand."
+    out = finetune_decoder(config_from_args(FinetuneConfig, args), resume=args.resume, progress=not args.quiet)
+    ck = load_checkpoint(out)
+    print(f"checkpoint: {out} ({ck['finetuned']['steps']} steps of the decoder, "
+          f"{ck['wall_time'] / 60:.1f} min of training in all)")
     return 0
 
 # %% ../nbs/90_cli.ipynb #02f73e84

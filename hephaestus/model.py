@@ -96,6 +96,7 @@ class Model:
         semantic: SemanticEncoder | None = None,   # a semantic view learnt without labels (natural pictures)
         semantic_weight: float = 0.0,              # weight of the latent score beside the semantic one (measured)
         attribute_spread: dict | None = None,      # pixel attribute -> its spread over the data (natural pictures)
+        latent_takeover: dict | float | None = None,   # group size -> how far apart a latent outlier takes over
     ):
         if summary.latent_dim != vae.latent_dim:
             raise ValueError(f"the summary describes {summary.latent_dim} latent dimensions, "
@@ -110,6 +111,9 @@ class Model:
         self.semantic = semantic.eval() if semantic is not None else None
         self.semantic_weight = float(semantic_weight)
         self.attribute_spread = dict(attribute_spread) if attribute_spread else None
+        take = latent_takeover
+        self.latent_takeover = (None if take is None else {int(k): float(v) for k, v in take.items()}
+                                if isinstance(take, dict) else float(take))
         if semantic is not None and (semantic.in_channels, semantic.image_size) != (vae.in_channels, vae.image_size):
             raise ValueError(f"the semantic encoder takes {semantic.in_channels}x{semantic.image_size}² pictures, "
                              f"the VAE {vae.in_channels}x{vae.image_size}²")
@@ -288,7 +292,8 @@ def save_model(
                 info=model.info, card=model.card.to_state(),
                 semantic=None if model.semantic is None else dict(config=model.semantic.config,
                                                                   state=model.semantic.state_dict(),
-                                                                  weight=model.semantic_weight),
+                                                                  weight=model.semantic_weight,
+                                                                  takeover=model.latent_takeover),
                 attribute_spread=model.attribute_spread)
     path = atomic_save(blob, out_dir / f'{model.name}.pt')
     (out_dir / f'{model.name}.md').write_text(model.card.render())
@@ -329,10 +334,11 @@ def load_pretrained(
     ro = FactorReadout.from_state(blob['readout'], vae.latent_dim) if readout and blob['readout'] else None
     cal = {m: Calibrator.from_state(s) for m, s in blob['calibrators'].items() if readout or m != 'readout'}
     ref = path.with_name(f'{name}-refiner.pt')
-    sem, sw = None, 0.0
+    sem, sw, take = None, 0.0, None
     if blob.get('semantic'):
         sem = encoder_from_state(blob['semantic']['config'], blob['semantic']['state'], path)
-        sw = blob['semantic']['weight']
+        sw, take = blob['semantic']['weight'], blob['semantic'].get('takeover')
     return Model(vae, LatentSummary.from_state(blob['summary']), name, ro, cal, ModelCard.from_state(blob['card']),
                  blob['metrics'], blob['train_config'], refiner_path=ref if ref.exists() else None, info=blob['info'],
-                 semantic=sem, semantic_weight=sw, attribute_spread=blob.get('attribute_spread'))
+                 semantic=sem, semantic_weight=sw, attribute_spread=blob.get('attribute_spread'),
+                 latent_takeover=take)

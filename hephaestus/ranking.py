@@ -17,9 +17,9 @@ from .attributes import measured_aspects
 from .semantic import semantic_scores
 
 # %% auto #0
-__all__ = ['METHODS', 'CONTEXT_TOL', 'READOUT_CONTEXT_TOL', 'FACTOR_TOL', 'load_group', 'GroupTerms', 'group_terms',
-           'outlier_scores', 'pretty_name', 'Ranking', 'combine_scores', 'score_terms', 'rank_codes', 'rank_group',
-           'plot_ranking']
+__all__ = ['METHODS', 'CONTEXT_TOL', 'READOUT_CONTEXT_TOL', 'FACTOR_TOL', 'TAKEOVER_QUANTILE', 'load_group', 'GroupTerms',
+           'group_terms', 'outlier_scores', 'pretty_name', 'Ranking', 'combine_scores', 'default_scores', 'score_terms',
+           'rank_codes', 'rank_group', 'plot_ranking']
 
 # %% ../nbs/05_ranking.ipynb #998d0ae9
 _GRAY = ('L', '1', 'I', 'I;16', 'F', 'LA')
@@ -234,6 +234,7 @@ class Ranking:
     words: list | None = None                    # [U] (word as a unit's code rises, word as it falls), where known
     semantic: Tensor | None = None               # [N] the semantic scores, when the ranking has a semantic view
     measured: list | None = None                 # the outlier's visible aspects measured on its pixels ('darker')
+    takeover: bool = False                       # the latent view ranked the group (its outlier is far apart in look)
 
     @property
     def order(self) -> Tensor:   # [N] picture indices
@@ -323,6 +324,9 @@ def _explain(
     broken = _and([f for f, _ in self.factors])
     if self.semantic is not None:   # natural pictures: what it shows, then how it looks
         looks = ', '.join(self.aspects) or f"different in {broken}"
+        if self.takeover:
+            return (f"{self.label(o)} is the odd one out: it looks unlike the others (latent view: further apart than "
+                    f"the odd one of {TAKEOVER_QUANTILE:.0%} of groups of one class); it looks {looks}.")
         if not self.has_outlier:
             return (f"No clear outlier{sure}: {self.label(o)} stands out most, in what it shows (semantic view); "
                     f"it also looks {looks}.")
@@ -370,6 +374,29 @@ def combine_scores(
     return semantic / med(semantic) + weight * latent / med(latent)
 
 
+TAKEOVER_QUANTILE = 0.99   # the latent view ranks a group whose odd one is further apart than in 99 % of class groups
+
+
+def default_scores(
+    semantic: Tensor,                # [..., N] semantic scores of a group
+    latent: Tensor,                  # [..., N] latent scores of it
+    weight: float,                   # weight of the latent side (0: semantic only)
+    takeover: float | dict | None = None,   # the latent outlier's score over the group median at which the latent
+                                            # view ranks: one value, or one per group size (the nearest size counts)
+) -> tuple[Tensor, Tensor]:          # ([..., N] the scores, [...] bool: the latent view ranked the group)
+    "A natural-picture model's default scores: semantic and latent combined, or the latent scores alone where the \
+latent view's outlier is `takeover` times the group's median score or more (a look no group of one class has)."
+    comb = combine_scores(semantic, latent, weight)
+    if takeover is None:
+        return comb, torch.zeros(comb.shape[:-1], dtype=torch.bool)
+    if isinstance(takeover, dict):
+        n = latent.shape[-1]
+        takeover = takeover[min(takeover, key=lambda k: (abs(int(k) - n), -int(k)))]
+    lat = latent / latent.median(-1, keepdim=True).values.clamp(min=1e-12)
+    took = lat.max(-1).values >= takeover
+    return torch.where(took[..., None], lat, comb), took
+
+
 def score_terms(
     scores: Tensor,                # [..., N] a group's outlier scores (a semantic ranking's)
 ) -> tuple[Tensor, Tensor]:        # ([..., N, 1] the scores, [..., N, 1] ones)
@@ -405,17 +432,19 @@ def rank_codes(
                 raise ValueError("method 'semantic' needs the pictures (or their semantic features)")
             features = model.embed(images)
         sem = semantic_scores(features)
-        scores = combine_scores(sem, scores, model.semantic_weight)
+        scores, took = default_scores(sem, scores, model.semantic_weight, model.latent_takeover)
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
     spread = model.attribute_spread if images is not None else None    # natural-picture models measure aspects
     measured = measured_aspects(images, o, spread) if spread and images.shape[1] == 3 else None
     cal = model.calibrators.get(method)
-    conf = None if cal is None else float(cal.predict(*(score_terms(scores) if sem is not None else (t.z2, t.spread))))
+    took = sem is not None and bool(took)
+    terms = score_terms(scores) if sem is not None else (t.z2, t.spread)
+    conf = None if cal is None or took else float(cal.predict(*terms))
     words = model.summary.label_words
     return Ranking(scores, contrib, t.z, mu, t.names, t.active, t.context(o, context_tol), method, images,
                    list(labels) if labels is not None else None, t.factor_names, t.shares, conf,
                    cal.threshold if cal is not None else 0.5, FACTOR_TOL[method],
-                   t.z2 if sem is not None else None, list(words) if words else None, sem, measured)
+                   t.z2 if sem is not None else None, list(words) if words else None, sem, measured, took)
 
 
 def rank_group(

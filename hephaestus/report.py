@@ -522,7 +522,9 @@ def natural_section(ctx: ReportContext, out: Path):
         md += ['### Confidence', '', f"{cal['n_groups']:,} held-out groups of {cal['n']}, half with an outlier and "
                "half of one class. The confidence is P(the top-ranked picture is the outlier | the group has one); "
                "`has_outlier` is False when the evidence is no stronger than in the median group of one class "
-               "(training groups).", '', calibration_markdown(cal), '', '![reliability](reliability.png)', '']
+               "(training groups); where the latent view takes over, an outlier is said, with no confidence, and "
+               "the ECE is over the other groups.", '', calibration_markdown(cal), '',
+               '![reliability](reliability.png)', '']
     md += [f"### Reconstruction ({len(vx):,} held-out pictures; PCA fitted on {len(tx):,} training pictures)", '',
           rec.markdown()]
     rows = res['table']

@@ -5,7 +5,7 @@
 # %% ../nbs/03_train.ipynb #bc935c25
 from __future__ import annotations
 import math, os
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 from typing import Callable, Sequence
 import torch
@@ -15,14 +15,15 @@ from tqdm.auto import tqdm
 from .data import FACTOR_SIZES, N_IMAGES, object_mask, render_shapes3d
 from .groups import uniform_classes
 from .loaders import DEFAULT_SHIFT, DSprites, load_pictures, shift_horizontal
-from .paths import read_file
+from .paths import atomic_save, read_file
 from .runs import Run, choose_device
 from .tcvae_loss import tcvae_terms, kl_per_dim
 from .vae import VAE, VAEOutput, build_model
 
 # %% auto #0
-__all__ = ['DATASETS', 'LOSSES', 'CKPT_FORMAT', 'TrainConfig', 'BatchSource', 'batch_source', 'recon_nll', 'run_progress',
-           'lr_at', 'capacity_at', 'beta_at', 'step_loss', 'load_checkpoint', 'model_from_checkpoint', 'train']
+__all__ = ['DATASETS', 'LOSSES', 'CKPT_FORMAT', 'FINETUNE_FORMAT', 'TrainConfig', 'BatchSource', 'batch_source', 'recon_nll',
+           'run_progress', 'lr_at', 'capacity_at', 'beta_at', 'step_loss', 'load_checkpoint', 'model_from_checkpoint',
+           'train', 'FinetuneConfig', 'finetune_decoder']
 
 # %% ../nbs/03_train.ipynb #c2eaee7b
 DATASETS = ('shapes3d', 'dsprites', 'cifar10', 'cifar100', 'folder')
@@ -385,3 +386,84 @@ def train(
             if dist.is_initialized():
                 dist.destroy_process_group()
     return run.last
+
+# %% ../nbs/03_train.ipynb #25c25317
+FINETUNE_FORMAT = 'hephaestus-decoder-finetune-1'
+
+
+@dataclass
+class FinetuneConfig:
+    "Fine-tuning a VAE's decoder on its posterior means; `hephaestus finetune-decoder` has one option per field."
+    source: str = ''                # the VAE training checkpoint (`train`'s last.pt)
+    steps: int = 100_000            # optimiser steps (a time budget usually ends the run first)
+    batch_size: int = 256           # pictures per step (unshifted: the pictures the decoder must give back)
+    lr: float = 1e-3                # Adam's peak learning rate, cosine down to 0 over the run (measured: CIFAR-10)
+    minutes: float = 0.0            # >0: time budget of the fine-tuning (resumes included)
+    precision: str = 'bf16'         # 'bf16' (autocast of the decoder) or 'fp32'
+    seed: int = 0                   # seeds the batches
+    threads: int | None = None      # CPU threads (None: torch's default)
+    out: str = 'runs/finetuned'     # the run folder: last.pt (to --resume) and vae.pt (the fine-tuned VAE)
+    ckpt_every: int = 500           # steps between checkpoints
+    log_every: int = 100            # steps between log records
+
+    def __post_init__(self):
+        if not self.source:
+            raise ValueError("--source: the VAE training checkpoint whose decoder to fine-tune is needed")
+        for k in ('steps', 'batch_size', 'ckpt_every', 'log_every'):
+            if int(getattr(self, k)) < 1:
+                raise ValueError(f"{k} must be at least 1, got {getattr(self, k)}")
+        if self.lr <= 0 or self.minutes < 0:
+            raise ValueError(f"lr must be positive and minutes 0 (off) or positive, got {self.lr} and {self.minutes}")
+        if self.precision not in ('fp32', 'bf16'):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+
+
+def finetune_decoder(
+    cfg: FinetuneConfig,     # the recipe
+    resume: bool = False,    # continue from `cfg.out/last.pt` if it exists
+    progress: bool = True,   # show a progress bar and messages
+) -> Path:                   # `cfg.out/vae.pt`: the VAE checkpoint with the fine-tuned decoder
+    "Train the decoder alone on the encoder's posterior means (encoder frozen, the VAE's own pixel likelihood)."
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    src_ck = load_checkpoint(cfg.source)
+    model = model_from_checkpoint(src_ck)
+    tc = replace(TrainConfig(**src_ck['train_config']), shift=0, pair_factors=0)
+    data = batch_source(tc)
+    run = Run(cfg, FINETUNE_FORMAT, seed=cfg.seed, progress=progress)
+    opt = torch.optim.Adam(model.decoder.parameters(), lr=cfg.lr)
+    ck = run.resume(resume, model_config=model.config, source_step=src_ck['step'])
+    if ck:
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['optimizer'])
+    model.requires_grad_(False)
+    model.decoder.requires_grad_(True)
+    state = lambda: dict(model_config=model.config, model=model.state_dict(), optimizer=opt.state_dict(),
+                         source_step=src_ck['step'])
+    run.start(cfg.steps, 'fine-tune the decoder')
+    try:
+        while run.step < cfg.steps and not run.out_of_time(cfg.minutes):
+            lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * run_progress(cfg, run.step, run.wall)))
+            for grp in opt.param_groups:
+                grp['lr'] = lr
+            x, w = data.sample(cfg.batch_size, run.gen)
+            with torch.no_grad():
+                mu = model.encode(x)[0]
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == 'bf16'):
+                logits = model.decode_logits(mu)
+            loss = recon_nll(model, x, logits.float(), w)
+            value = float(loss.detach())
+            run.guard('loss', value, 'lower --lr')
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run.record(dict(recon=value), len(x), cfg.log_every, cfg.steps, show=('recon',), lr=lr)
+            if run.step % cfg.ckpt_every == 0:
+                run.save(state())
+        run.save(state())
+    finally:
+        run.finish()
+    done = dict(source=str(cfg.source), steps=run.step, wall_time=run.wall, lr=cfg.lr, batch_size=cfg.batch_size,
+                precision=cfg.precision, threads=cfg.threads, history=run.history)
+    return atomic_save(dict(src_ck, model=model.state_dict(), optimizer=None, finetuned=done,
+                            wall_time=src_ck['wall_time'] + run.wall), run.out / 'vae.pt')

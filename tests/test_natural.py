@@ -1,4 +1,5 @@
-"A tiny run of each part of a natural-picture model (VAE, semantic view), put together, saved, loaded and used."
+"""A tiny run of each part of a natural-picture model (VAE, its decoder fine-tuned, semantic view), put together,
+saved, loaded and used."""
 import os, subprocess, sys
 from pathlib import Path
 import numpy as np
@@ -36,6 +37,10 @@ def runs(tmp_path_factory):
                         '--ckpt-every', '4', '--log-every', '2', '--out', str(tmp / 'sem')],
                        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    r = subprocess.run([*CLI, 'finetune-decoder', '--source', str(tmp / 'vae' / 'last.pt'), '--steps', '3',
+                        '--batch-size', '16', '--threads', '1', '--quiet', '--out', str(tmp / 'vae-ft')],
+                       capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0 and '3 steps of the decoder' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
     os.environ['HEPHAESTUS_DATA'] = str(tmp / 'cache')
     return tmp, data
 
@@ -51,8 +56,10 @@ def test_tiny_natural_model(runs, tmp_path):
     tmp, data = runs
     pics = load_pictures('folder', data / 'train', progress=False)
     assert len(pics) == 60 and len(pics.split('val')) == 6
-    model, built = natural_model(tmp / 'vae' / 'last.pt', tmp / 'sem' / 'last.pt', pics, 'tiny-natural',
+    model, built = natural_model(tmp / 'vae-ft' / 'vae.pt', tmp / 'sem' / 'last.pt', pics, 'tiny-natural',
                                  summary_n=54, choose_groups=20, calibrate_groups=120)
+    assert model.info['steps'] == 4 and model.latent_takeover == built['takeover']
+    assert set(built['takeover']) == {3, 4, 5, 6, 8, 10} and min(built['takeover'].values()) >= 1
     assert model.method == 'semantic' and model.semantic_weight in (0.0, 0.1, 0.25, 0.5, 1.0)
     assert len(model.summary.names()) == 8 and len(built['choice_top1_on_train_groups']) == 4 * 5
     assert model.semantic.layers == built['embedding']['layers'] and model.semantic.centre.shape == \
@@ -60,8 +67,12 @@ def test_tiny_natural_model(runs, tmp_path):
     assert 'semantic' in model.calibrators and 0 <= model.calibrators['semantic'].threshold <= 1
     gr = class_groups(pics, 5, n=4, part='train')
     r = rank_group(model, group_pictures(pics, gr)[0])
-    assert r.method == 'semantic' and r.semantic is not None and 0 <= r.confidence <= 1
+    assert r.method == 'semantic' and r.semantic is not None and not r.takeover and 0 <= r.confidence <= 1
     assert r.has_outlier == (r.confidence >= model.calibrators['semantic'].threshold)
+    take, model.latent_takeover = model.latent_takeover, 1.0       # every group: the latent view ranks it
+    t = rank_group(model, group_pictures(pics, gr)[0])
+    assert t.takeover and t.confidence is None and t.has_outlier and 'latent view' in t.explain()
+    model.latent_takeover = take
     assert ('odd one out' if r.has_outlier else 'No clear outlier') in r.explain()
     assert r.outlier in range(4) and len(r.factors) >= 1
     x = pics.pictures(pics.split('val')[:3])
@@ -73,6 +84,7 @@ def test_tiny_natural_model(runs, tmp_path):
     save_model(model, tmp_path)
     back = load_pretrained('tiny-natural', tmp_path)
     assert back.semantic is not None and back.semantic_weight == model.semantic_weight
+    assert back.latent_takeover == model.latent_takeover
     assert torch.equal(back.semantic.centre, model.semantic.centre)
     torch.testing.assert_close(back.embed(x), model.embed(x))
     assert rank_group(back, group_pictures(pics, gr)[0]).confidence == r.confidence

@@ -13,7 +13,7 @@ from hephaestus.loaders import load_pictures
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('run', help='the VAE run folder (its last.pt is shipped)')
+    ap.add_argument('run', help="the VAE run folder (its vae.pt from finetune-decoder, else last.pt) or a .pt")
     ap.add_argument('name')
     ap.add_argument('--data-dir', required=True)
     ap.add_argument('--dataset', default='cifar10')
@@ -22,10 +22,13 @@ if __name__ == '__main__':
     ap.add_argument('--summary-n', type=int, default=10_000)
     ap.add_argument('--choose-groups', type=int, default=1000)
     ap.add_argument('--weights-dir', default=None)
+    ap.add_argument('--threads', type=int, default=2, help='CPU threads (default: %(default)s)')
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     pics = load_pictures(a.dataset, a.data_dir)
-    m, res = ship_natural(Path(a.run) / 'last.pt', Path(a.semantic) / 'last.pt' if a.semantic else None, pics, a.name,
+    run = Path(a.run)
+    vae = run if run.suffix == '.pt' else (run / 'vae.pt' if (run / 'vae.pt').exists() else run / 'last.pt')
+    m, res = ship_natural(vae, Path(a.semantic) / 'last.pt' if a.semantic else None, pics, a.name,
                           a.weights_dir, a.groups, a.summary_n, a.choose_groups,
                           produced_by='python tools/ship_natural.py ' + shlex.join(sys.argv[1:]))
     print(m.card.render())

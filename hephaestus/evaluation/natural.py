@@ -18,18 +18,18 @@ from ..loaders import PictureArray, shift_horizontal
 from ..model import Model, ModelCard, save_model
 from ..paths import WEIGHTS_DIR
 from ..confidence import choose_threshold, confidence_features, fit_calibrator, reliability
-from ..ranking import combine_scores, group_terms, rank_group, score_terms
+from ..ranking import TAKEOVER_QUANTILE, combine_scores, default_scores, group_terms, rank_group, score_terms
 from ..semantic import fit_centre, load_semantic_checkpoint, semantic_scores
 from ..summary import encode_images, summary_from_codes
 from ..train import load_checkpoint, model_from_checkpoint
 
 # %% auto #0
-__all__ = ['ANIMALS', 'PAIR_TYPES', 'RANK_COLUMNS', 'WEIGHTS', 'EMBEDDINGS', 'CALIBRATION_SIZES', 'NONE_SAID_NATURAL',
-           'pair_type', 'class_groups', 'group_pictures', 'colour_histogram', 'hog_thumbnail', 'loo_distance',
-           'FeatureRanker', 'baseline_rankers', 'model_scores', 'rank_of_outlier', 'score_row', 'pair_types',
-           'class_confusion', 'plot_confusion', 'psnr', 'ssim', 'reconstruction_table', 'causal_check', 'edit_groups',
-           'semantic_evidence', 'calibrate_semantic', 'natural_model', 'calibration_check', 'calibration_markdown',
-           'evaluate_natural', 'ship_natural']
+__all__ = ['ANIMALS', 'PAIR_TYPES', 'RANK_COLUMNS', 'WEIGHTS', 'EMBEDDINGS', 'CALIBRATION_SIZES', 'TAKEOVER_SIZES',
+           'NONE_SAID_NATURAL', 'pair_type', 'class_groups', 'group_pictures', 'colour_histogram', 'hog_thumbnail',
+           'loo_distance', 'FeatureRanker', 'baseline_rankers', 'latent_scores', 'model_scores', 'rank_of_outlier',
+           'score_row', 'pair_types', 'class_confusion', 'plot_confusion', 'psnr', 'ssim', 'reconstruction_table',
+           'causal_check', 'edit_groups', 'semantic_evidence', 'calibrate_semantic', 'choose_takeover', 'natural_model',
+           'calibration_check', 'calibration_markdown', 'evaluate_natural', 'ship_natural']
 
 # %% ../../nbs/10_natural_images.ipynb #75db1cd3
 ANIMALS = ('bird', 'cat', 'deer', 'dog', 'frog', 'horse')   # CIFAR-10's animal classes; the rest are vehicles
@@ -145,24 +145,37 @@ def baseline_rankers(
 
 # %% ../../nbs/10_natural_images.ipynb #cb9d6917
 @torch.no_grad()
+def latent_scores(
+    model: Model,              # a model
+    groups_x: Tensor,          # [G, n, C, H, W]
+) -> Tensor:                   # [G, n]
+    "The latent view's outlier scores of many groups (robust, per dimension)."
+    G, n = groups_x.shape[:2]
+    mu, lv = model.encode_images(groups_x.flatten(0, 1))
+    return group_terms(model, mu.reshape(G, n, -1), lv.reshape(G, n, -1), 'robust').z2.sum(-1)
+
+
+@torch.no_grad()
 def model_scores(
     model: Model,              # a natural-picture model
     groups_x: Tensor,          # [G, n, C, H, W]
     weights=(0.0,),            # latent weights of the combined scores to give
     latent: Tensor | None = None,   # [G, n] the latent scores of these groups, when already at hand
-) -> dict:                     # 'latent', 'semantic', and 'combined w' -> [G, n]
-    "Latent, semantic and combined scores of many groups."
+) -> dict:                     # 'latent', 'semantic', 'combined w' and 'default' -> [G, n]; 'took' [G]
+    "Latent, semantic, combined and default scores of many groups (default: what `rank_group` ranks by)."
     G, n = groups_x.shape[:2]
     flat = groups_x.flatten(0, 1)
-    if latent is None:
-        mu, lv = model.encode_images(flat)
-        latent = group_terms(model, mu.reshape(G, n, -1), lv.reshape(G, n, -1), 'robust').z2.sum(-1)
+    latent = latent_scores(model, groups_x) if latent is None else latent
     out = {'latent': latent}
     if model.semantic is not None:
         e = model.embed(flat).reshape(G, n, -1)
         out['semantic'] = semantic_scores(e)
         for w in weights:
             out[f'combined {w:g}'] = combine_scores(out['semantic'], latent, w)
+        out['default'], out['took'] = default_scores(out['semantic'], latent, model.semantic_weight,
+                                                     model.latent_takeover)
+    else:
+        out['default'], out['took'] = latent, torch.zeros(G, dtype=torch.bool)
     return out
 
 
@@ -357,6 +370,7 @@ and the aspect named (its dimension among the factors, or its word among the asp
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)   # latent weights tried beside the semantic score
 EMBEDDINGS = ((1, False), (1, True), (2, False), (2, True))   # (pooled stages, whiten) tried for the semantic view
 CALIBRATION_SIZES = (4, 6, 8)          # group sizes the semantic confidence is fitted on
+TAKEOVER_SIZES = (3, 4, 5, 6, 8, 10)   # group sizes the latent view's takeover is measured at
 NONE_SAID_NATURAL = 0.5                # 'no clear outlier' below the evidence of the median group of one class
 
 
@@ -364,11 +378,14 @@ def semantic_evidence(
     model: Model,              # a natural-picture model
     groups: Groups,            # class groups (with or without an outlier)
     pics: PictureArray,        # their data set
-) -> tuple[Tensor, Tensor]:    # ([G, 5] `confidence_features`, [G] bool: the top-ranked picture is the outlier)
-    "What the semantic confidence reads from each group's default scores, and whether the answer was right."
+) -> tuple[Tensor, Tensor, Tensor]:   # ([G, 5] `confidence_features`, [G] bool: the default answer is right, [G] bool:
+                                      #  the latent view ranked the group)
+    "What the semantic confidence reads from each group's scores, whether the default answer was right, and where \
+the latent view took over."
     w = model.semantic_weight
-    s = model_scores(model, group_pictures(pics, groups), (w,))[f'combined {w:g}']
-    return confidence_features(*score_terms(s)), (s.argmax(1) == groups.outlier) & groups.has_outlier
+    sc = model_scores(model, group_pictures(pics, groups), (w,))
+    ok = (sc['default'].argmax(1) == groups.outlier) & groups.has_outlier
+    return confidence_features(*score_terms(sc[f'combined {w:g}'])), ok, sc['took']
 
 
 def calibrate_semantic(
@@ -384,8 +401,9 @@ threshold on groups of one class."
     per = max(10, n_groups // (2 * len(sizes)))
     ev = {(n, k): semantic_evidence(model, class_groups(pics, per, n, seed + 10 * n + k, 'train', bool(k)), pics)
           for n in sizes for k in (1, 0)}
-    feats = {k: torch.cat([ev[n, k][0] for n in sizes]) for k in (1, 0)}
-    ok = torch.cat([ev[n, 1][1] for n in sizes])
+    keep = {k: ~torch.cat([ev[n, k][2] for n in sizes]) for k in (1, 0)}   # the semantic view's answers only
+    feats = {k: torch.cat([ev[n, k][0] for n in sizes])[keep[k]] for k in (1, 0)}
+    ok = torch.cat([ev[n, 1][1] for n in sizes])[keep[1]]
     cal = fit_calibrator(feats[1], ok)
     p1, p0 = cal.probability(feats[1]), cal.probability(feats[0])
     has = torch.cat([torch.ones(len(p1)), torch.zeros(len(p0))]).bool()
@@ -396,6 +414,26 @@ threshold on groups of one class."
                       rule=f"the evidence of the {none_said:.0%} quantile of groups of one class (the confidence is "
                            "P(the top-ranked picture is the outlier | the group has one))")
     return cal
+
+
+@torch.no_grad()
+def choose_takeover(
+    model: Model,              # a natural-picture model
+    pics: PictureArray,        # its data set
+    n_groups: int = 1000,      # groups of one class of training pictures, per size
+    seed: int = 97,            # names the groups
+    sizes=TAKEOVER_SIZES,      # group sizes
+    quantile: float = TAKEOVER_QUANTILE,   # the share of those groups whose odd one stays below the takeover
+) -> dict:                     # group size -> the latent outlier's score over its group median at which the latent
+                               # view ranks
+    "When the latent view ranks a group by itself, per group size: the `quantile` of the top latent score over the \
+group median in groups of one class, where no picture is the odd one out (small groups vary more)."
+    out = {}
+    for n in sizes:
+        lat = latent_scores(model, group_pictures(pics, class_groups(pics, n_groups, n, seed + n, 'train',
+                                                                     outlier=False)))
+        out[n] = float(torch.quantile(lat.max(1).values / lat.median(1).values.clamp(min=1e-12), quantile))
+    return out
 
 
 @torch.no_grad()
@@ -441,6 +479,7 @@ latent weight chosen on training groups, and the semantic ranking's confidence."
         built['choice_top1_on_train_groups'] = {f'layers {a}, whiten {b}, w {w:g}': v
                                                 for (a, b, w), v in top1.items()}
         built['embedding'] = dict(layers=layers, whiten=whiten)
+        model.latent_takeover = built['takeover'] = choose_takeover(model, pics, calibrate_groups // 3, seed + 97)
         model.calibrators['semantic'] = calibrate_semantic(model, pics, calibrate_groups, seed + 98)
     return model, built
 
@@ -459,13 +498,14 @@ def calibration_check(
     cal = model.calibrators.get('semantic')
     if cal is None:
         return None
-    f1, ok1 = semantic_evidence(model, class_groups(pics, n_groups // 2, n, seed + 500, part), pics)
-    f0, _ = semantic_evidence(model, class_groups(pics, n_groups // 2, n, seed + 501, part, outlier=False), pics)
+    f1, ok1, took1 = semantic_evidence(model, class_groups(pics, n_groups // 2, n, seed + 500, part), pics)
+    f0, _, took0 = semantic_evidence(model, class_groups(pics, n_groups // 2, n, seed + 501, part, outlier=False), pics)
     p1, p0 = cal.probability(f1), cal.probability(f0)
-    said1, none0 = p1 >= cal.threshold, p0 < cal.threshold
-    rel = reliability(p1, ok1)                   # the confidence is P(right | the group has an outlier)
+    said1, none0 = (p1 >= cal.threshold) | took1, (p0 < cal.threshold) & ~took0   # a latent takeover says an outlier
+    rel = reliability(p1[~took1], ok1[~took1])   # the confidence is P(right | the group has an outlier)
     k = lambda m: float(m.sum())
     return dict(n_groups=len(p1) + len(p0), n=n, seed=seed, threshold=cal.threshold, reliability=rel, ece=rel['ece'],
+                took=proportion(k(took1), len(p1)), took_none=proportion(k(took0), len(p0)),
                 top1=proportion(k(ok1), len(p1)), answered=proportion(k(said1), len(p1)),
                 top1_answered=proportion(k(ok1 & said1), k(said1)), none_said=proportion(k(none0), len(p0)),
                 right=proportion(k(ok1 & said1) + k(none0), len(p1) + len(p0)))
@@ -477,6 +517,8 @@ def calibration_markdown(c: dict) -> str:
     rows = [('groups (half with an outlier, half of one class)', f"{c['n_groups']:,} of {c['n']}"),
             ('ECE (groups with an outlier)', f"{c['ece']:.3f}"),
             ('threshold of `has_outlier`', f"{c['threshold']:.2f}"),
+            ('latent view takes over (groups with an outlier / of one class)',
+             f"{f('took')} / {f('took_none')}"),
             ('top-1 (groups with an outlier)', f('top1')),
             ('answered (an outlier said, groups with one)', f('answered')),
             ('top-1 when answered', f('top1_answered')),
@@ -505,9 +547,10 @@ def evaluate_natural(
     g = torch.Generator().manual_seed(seed)
     base = baseline_rankers(pics.pictures(tr[torch.randperm(len(tr), generator=g)[:baseline_n]]), model.latent_dim)
     ours = model_scores(model, X, (model.semantic_weight,))
-    default = f'combined {model.semantic_weight:g}' if model.semantic is not None else 'latent'
+    default = 'default' if model.semantic is not None else 'latent'
     names = {'latent': 'hephaestus latent only (β-TCVAE)', 'semantic': 'hephaestus semantic only (SimCLR)',
-             default: f'hephaestus default (semantic + {model.semantic_weight:g} × latent)'}
+             default: f'hephaestus default (semantic + {model.semantic_weight:g} × latent'
+                      f'{", or the latent view alone" if model.latent_takeover is not None else ""})'}
     if default == 'latent':
         names[default] = 'hephaestus default (latent)'
     rows = [dict(ranker='chance', n=len(gr), top1=1 / n, mrr=float(np.mean(1 / np.arange(1, n + 1))))]
@@ -541,14 +584,25 @@ def _choice(model: Model, choose_groups: int) -> str:
         return 'the latent ranking (no semantic view)'
     emb = ('the last two stages' if s.layers == 2 else 'the last stage') + (', whitened' if (s.scale != 1).any()
                                                                            else ', centred')
+    t = model.latent_takeover
+    t = {6: t} if isinstance(t, float) else t
+    take = ('' if t is None else
+            f"; the latent view ranks a group by itself when its odd one's latent score is further above the group's "
+            f"median than in {TAKEOVER_QUANTILE:.0%} of training groups of one class of that size ("
+            + ', '.join(f'{k}: {v:.1f}x' for k, v in sorted(t.items())) + ')')
     return (f"the embedding ({emb}) and the latent weight {model.semantic_weight:g} were chosen together on "
-            f"{choose_groups:,} groups of training pictures")
+            f"{choose_groups:,} groups of training pictures{take}")
 
 
 def _training_line(ck: dict, what: str) -> str:
-    c = ck['train_config']
-    return (f"- {what}: {ck['step']:,} steps of {c['batch_size']} pictures in {ck['wall_time'] / 60:.1f} min "
-            f"({c.get('threads') or 'all'} CPU thread(s), {c.get('precision', 'fp32')}).")
+    c, ft = ck['train_config'], ck.get('finetuned')
+    line = (f"- {what}: {ck['step']:,} steps of {c['batch_size']} pictures in "
+            f"{(ck['wall_time'] - (ft['wall_time'] if ft else 0)) / 60:.1f} min ({c.get('threads') or 'all'} CPU "
+            f"thread(s), {c.get('precision', 'fp32')})")
+    if ft:
+        line += (f"; then its decoder alone on posterior means (`finetune-decoder`): {ft['steps']:,} steps of "
+                 f"{ft['batch_size']} in {ft['wall_time'] / 60:.1f} min")
+    return line + '.'
 
 
 def ship_natural(
@@ -572,14 +626,23 @@ def ship_natural(
              for i, lab in enumerate(built['labels']) if lab]
     vck = load_checkpoint(vae_checkpoint)
     sck = load_semantic_checkpoint(semantic_checkpoint, state=True) if semantic_checkpoint else None
+    ft = vck.get('finetuned')
+    if ft and Path(ft['source']).exists():     # what fine-tuning the decoder gave, on held-out pictures
+        vx = pics.pictures(pics.split('val')[:2000])
+        dec = lambda v: torch.cat([v.decode(v.encode(vx[i:i + 500])[0]) for i in range(0, len(vx), 500)])
+        model.info['finetune_psnr'] = {k: float(psnr(dec(v), vx).mean()) for k, v in
+                                       (('before', model_from_checkpoint(ft['source'])), ('after', model.vae))}
     view = ' with a semantic view learnt without labels (SimCLR)' if sck else ''
     card = ModelCard(f'Model card: `{name}`',
                      f"A {model.latent_dim}-dimensional β-TCVAE of 32x32 natural pictures{view}, trained on the "
                      f"training part ({len(pics.split('train')):,} pictures) of {pics.source}; "
                      f"{len(pics.split('val')):,} pictures (a tenth of each class, seed 2026) are held out of every "
                      "fit and measure it.")
+    fp = model.info.get('finetune_psnr')
     card.set('Training', '\n'.join([_training_line(vck, 'β-TCVAE')] +
-                                   ([_training_line(sck, 'semantic encoder')] if sck else [])))
+                                   ([_training_line(sck, 'semantic encoder')] if sck else []) +
+                                   ([f"- Fine-tuning the decoder took the held-out PSNR (2,000 pictures) from "
+                                     f"{fp['before']:.2f} to {fp['after']:.2f} dB."] if fp else [])))
     card.set('Ranking', f"Class groups of 6 (5 + 1, {res['n_groups']:,} groups, seed {res['seed']}) of held-out "
              f"pictures; {_choice(model, choose_groups)}.\n\n{t.markdown()}")
     card.set('Named dimensions', (', '.join(named) or 'none') + f" (|Spearman| ≥ 0.7 with a pixel attribute, on "
