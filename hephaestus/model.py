@@ -111,9 +111,9 @@ class Model:
         self.semantic = semantic.eval() if semantic is not None else None
         self.semantic_weight = float(semantic_weight)
         self.attribute_spread = dict(attribute_spread) if attribute_spread else None
-        take = latent_takeover
-        self.latent_takeover = (None if take is None else {int(k): float(v) for k, v in take.items()}
-                                if isinstance(take, dict) else float(take))
+        if isinstance(latent_takeover, dict):
+            latent_takeover = {int(k): float(v) for k, v in latent_takeover.items()}
+        self.latent_takeover = float(latent_takeover) if isinstance(latent_takeover, (int, float)) else latent_takeover
         if semantic is not None and (semantic.in_channels, semantic.image_size) != (vae.in_channels, vae.image_size):
             raise ValueError(f"the semantic encoder takes {semantic.in_channels}x{semantic.image_size}² pictures, "
                              f"the VAE {vae.in_channels}x{vae.image_size}²")

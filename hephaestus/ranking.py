@@ -18,8 +18,8 @@ from .semantic import semantic_scores
 
 # %% auto #0
 __all__ = ['METHODS', 'CONTEXT_TOL', 'READOUT_CONTEXT_TOL', 'FACTOR_TOL', 'TAKEOVER_QUANTILE', 'load_group', 'GroupTerms',
-           'group_terms', 'outlier_scores', 'pretty_name', 'Ranking', 'combine_scores', 'default_scores', 'score_terms',
-           'rank_codes', 'rank_group', 'plot_ranking']
+           'group_terms', 'outlier_scores', 'pretty_name', 'Ranking', 'combine_scores', 'latent_apartness',
+           'default_scores', 'score_terms', 'rank_codes', 'rank_group', 'plot_ranking']
 
 # %% ../nbs/05_ranking.ipynb #998d0ae9
 _GRAY = ('L', '1', 'I', 'I;16', 'F', 'LA')
@@ -377,6 +377,13 @@ def combine_scores(
 TAKEOVER_QUANTILE = 0.99   # the latent view ranks a group whose odd one is further apart than in 99 % of class groups
 
 
+def latent_apartness(
+    latent: Tensor,      # [..., N] latent scores of a group
+) -> Tensor:             # [...] the top score over the group's median score
+    "How far apart the latent view's odd one is: what `latent_takeover` is a threshold of."
+    return latent.max(-1).values / latent.median(-1).values.clamp(min=1e-12)
+
+
 def default_scores(
     semantic: Tensor,                # [..., N] semantic scores of a group
     latent: Tensor,                  # [..., N] latent scores of it
@@ -392,8 +399,8 @@ latent view's outlier is `takeover` times the group's median score or more (a lo
     if isinstance(takeover, dict):
         n = latent.shape[-1]
         takeover = takeover[min(takeover, key=lambda k: (abs(int(k) - n), -int(k)))]
+    took = latent_apartness(latent) >= takeover
     lat = latent / latent.median(-1, keepdim=True).values.clamp(min=1e-12)
-    took = lat.max(-1).values >= takeover
     return torch.where(took[..., None], lat, comb), took
 
 
@@ -425,7 +432,7 @@ def rank_codes(
         t = group_terms(model, mu, logvar, method, floor)
     scores = t.z2.sum(-1)
     contrib = t.z2 / scores[:, None].clamp(min=1e-12)
-    sem = None
+    sem, took = None, False
     if method == 'semantic':
         if features is None:
             if images is None:
@@ -433,11 +440,11 @@ def rank_codes(
             features = model.embed(images)
         sem = semantic_scores(features)
         scores, took = default_scores(sem, scores, model.semantic_weight, model.latent_takeover)
+        took = bool(took)
     o = int(torch.argsort(scores, descending=True, stable=True)[0])
     spread = model.attribute_spread if images is not None else None    # natural-picture models measure aspects
     measured = measured_aspects(images, o, spread) if spread and images.shape[1] == 3 else None
     cal = model.calibrators.get(method)
-    took = sem is not None and bool(took)
     terms = score_terms(scores) if sem is not None else (t.z2, t.spread)
     conf = None if cal is None or took else float(cal.predict(*terms))
     words = model.summary.label_words

@@ -30,7 +30,7 @@ from .evaluation.natural import (calibration_markdown, class_groups, evaluate_na
                                            plot_confusion, reconstruction_table)
 from .evaluation.ranking import ranking_report
 from .evaluation.saliency import saliency_report
-from .evaluation.stats import ResultTable, ci_fields, proportion
+from .evaluation.stats import ResultTable, ci_text, proportion
 from .generate import edit, plot_edit_grid, similarity_path
 from .groups import sample_groups
 from .interpret import saliency_figure
@@ -534,9 +534,9 @@ def natural_section(ctx: ReportContext, out: Path):
             f'PSNR dB, shipped β-TCVAE ({len(vx)} pictures)': ResultTable.cell(rec[0], 'psnr', 2),
             'PSNR dB, PCA 32': ResultTable.cell(rec[-1], 'psnr', 2)}
     if cal:
-        cell = lambda k: ResultTable.cell(ci_fields(k, cal[k]), k)
         head |= {'confidence ECE, natural class groups': f"{cal['ece']:.3f}",
-                 'natural groups answered / top-1 when answered': f"{cell('answered')} / {cell('top1_answered')}"}
+                 'natural groups answered / top-1 when answered':
+                     f"{ci_text(cal['answered'])} / {ci_text(cal['top1_answered'])}"}
     return '\n'.join(md) + '\n', head
 
 # %% ../nbs/11_report.ipynb #180d9e77
@@ -554,9 +554,8 @@ def saliency_section(ctx: ReportContext, out: Path):
     fig.savefig(out / 'example.png', dpi=100)
     plt.close(fig)
     grad = res[next(iter(res))]['methods']['gradient']
-    ci = lambda k: ResultTable.cell(ci_fields(k, grad[k]), k)   # [mean, low, high] as '0.112 [0.098, 0.126]'
-    head = {f"input gradient: outlier mass on object / object area ({grad['n']} groups)": ci('lift'),
-            'input gradient: outlier − twin mass on object': ci('outlier_minus_twin')}
+    head = {f"input gradient: outlier mass on object / object area ({grad['n']} groups)": ci_text(grad['lift']),
+            'input gradient: outlier − twin mass on object': ci_text(grad['outlier_minus_twin'])}
     return md + ('\n### An example\n\nA single-factor group whose outlier (framed) has another shape; one row '
                          'per saliency method.\n\n![saliency example](example.png)\n'), head
 

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/10_natural_images.ipynb #2bec0402
 from __future__ import annotations
-import json, math, time
+import math
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,13 +12,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 from ..attributes import ATTRIBUTES, EDITS, attribute_spread, known_edit, name_dimensions, picture_attributes
-from .stats import ResultTable, ci_fields, mean_ci, proportion
+from .stats import ResultTable, ci_fields, ci_text, mean_ci, proportion
 from ..groups import Groups, sample_class_groups
 from ..loaders import PictureArray, shift_horizontal
 from ..model import Model, ModelCard, save_model
 from ..paths import WEIGHTS_DIR
 from ..confidence import choose_threshold, confidence_features, fit_calibrator, reliability
-from ..ranking import TAKEOVER_QUANTILE, combine_scores, default_scores, group_terms, rank_group, score_terms
+from ..ranking import (TAKEOVER_QUANTILE, combine_scores, default_scores, group_terms, latent_apartness,
+                                rank_group, score_terms)
 from ..semantic import fit_centre, load_semantic_checkpoint, semantic_scores
 from ..summary import encode_images, summary_from_codes
 from ..train import load_checkpoint, model_from_checkpoint
@@ -27,9 +28,10 @@ from ..train import load_checkpoint, model_from_checkpoint
 __all__ = ['ANIMALS', 'PAIR_TYPES', 'RANK_COLUMNS', 'WEIGHTS', 'EMBEDDINGS', 'CALIBRATION_SIZES', 'TAKEOVER_SIZES',
            'NONE_SAID_NATURAL', 'pair_type', 'class_groups', 'group_pictures', 'colour_histogram', 'hog_thumbnail',
            'loo_distance', 'FeatureRanker', 'baseline_rankers', 'latent_scores', 'model_scores', 'rank_of_outlier',
-           'score_row', 'pair_types', 'class_confusion', 'plot_confusion', 'psnr', 'ssim', 'reconstruction_table',
-           'causal_check', 'edit_groups', 'semantic_evidence', 'calibrate_semantic', 'choose_takeover', 'natural_model',
-           'calibration_check', 'calibration_markdown', 'evaluate_natural', 'ship_natural']
+           'score_row', 'pair_types', 'class_confusion', 'plot_confusion', 'psnr', 'ssim', 'reconstruct',
+           'reconstruction_table', 'causal_check', 'edit_groups', 'semantic_evidence', 'calibrate_semantic',
+           'choose_takeover', 'natural_model', 'calibration_check', 'calibration_markdown', 'evaluate_natural',
+           'ship_natural']
 
 # %% ../../nbs/10_natural_images.ipynb #75db1cd3
 ANIMALS = ('bird', 'cat', 'deer', 'dog', 'frog', 'horse')   # CIFAR-10's animal classes; the rest are vehicles
@@ -276,6 +278,17 @@ def ssim(a: Tensor, b: Tensor, sigma: float = 1.5, size: int = 11) -> Tensor:
 
 
 @torch.no_grad()
+def reconstruct(
+    vae,                   # a VAE (or Model)
+    x: Tensor,             # pictures
+    batch: int = 500,      # pictures at once
+) -> Tensor:               # their reconstructions from the posterior means
+    "Reconstructions of many pictures (decoded posterior means), in batches."
+    vae = getattr(vae, 'vae', vae)
+    return torch.cat([vae.decode(vae.encode(x[i:i + batch])[0]) for i in range(0, len(x), batch)])
+
+
+@torch.no_grad()
 def reconstruction_table(
     vaes: dict,            # label -> VAE (or Model)
     val_x: Tensor,         # held-out pictures
@@ -285,8 +298,7 @@ def reconstruction_table(
     "PSNR / SSIM of VAE reconstructions (posterior means) and of PCA at the same sizes."
     rows = []
     for label, m in vaes.items():
-        vae = getattr(m, 'vae', m)
-        r = torch.cat([vae.decode(vae.encode(val_x[i:i + 500])[0]) for i in range(0, len(val_x), 500)])
+        r = reconstruct(m, val_x)
         rows.append(dict(code=label, **ci_fields('psnr', mean_ci(psnr(r, val_x).numpy())),
                          **ci_fields('ssim', mean_ci(ssim(r, val_x).numpy()))))
     f = train_x.flatten(1).double()
@@ -432,7 +444,7 @@ group median in groups of one class, where no picture is the odd one out (small 
     for n in sizes:
         lat = latent_scores(model, group_pictures(pics, class_groups(pics, n_groups, n, seed + n, 'train',
                                                                      outlier=False)))
-        out[n] = float(torch.quantile(lat.max(1).values / lat.median(1).values.clamp(min=1e-12), quantile))
+        out[n] = float(torch.quantile(latent_apartness(lat), quantile))
     return out
 
 
@@ -513,7 +525,7 @@ def calibration_check(
 
 def calibration_markdown(c: dict) -> str:
     "The calibration check as a short markdown table."
-    f = lambda k: ResultTable.cell(ci_fields(k, c[k]), k)
+    f = lambda k: ci_text(c[k])
     rows = [('groups (half with an outlier, half of one class)', f"{c['n_groups']:,} of {c['n']}"),
             ('ECE (groups with an outlier)', f"{c['ece']:.3f}"),
             ('threshold of `has_outlier`', f"{c['threshold']:.2f}"),
@@ -585,11 +597,10 @@ def _choice(model: Model, choose_groups: int) -> str:
     emb = ('the last two stages' if s.layers == 2 else 'the last stage') + (', whitened' if (s.scale != 1).any()
                                                                            else ', centred')
     t = model.latent_takeover
-    t = {6: t} if isinstance(t, float) else t
+    at = (', '.join(f'{k}: {v:.1f}x' for k, v in sorted(t.items())) if isinstance(t, dict) else f'{t:.1f}x')
     take = ('' if t is None else
             f"; the latent view ranks a group by itself when its odd one's latent score is further above the group's "
-            f"median than in {TAKEOVER_QUANTILE:.0%} of training groups of one class of that size ("
-            + ', '.join(f'{k}: {v:.1f}x' for k, v in sorted(t.items())) + ')')
+            f"median than in {TAKEOVER_QUANTILE:.0%} of training groups of one class of that size ({at})")
     return (f"the embedding ({emb}) and the latent weight {model.semantic_weight:g} were chosen together on "
             f"{choose_groups:,} groups of training pictures{take}")
 
@@ -629,8 +640,7 @@ def ship_natural(
     ft = vck.get('finetuned')
     if ft and Path(ft['source']).exists():     # what fine-tuning the decoder gave, on held-out pictures
         vx = pics.pictures(pics.split('val')[:2000])
-        dec = lambda v: torch.cat([v.decode(v.encode(vx[i:i + 500])[0]) for i in range(0, len(vx), 500)])
-        model.info['finetune_psnr'] = {k: float(psnr(dec(v), vx).mean()) for k, v in
+        model.info['finetune_psnr'] = {k: float(psnr(reconstruct(v, vx), vx).mean()) for k, v in
                                        (('before', model_from_checkpoint(ft['source'])), ('after', model.vae))}
     view = ' with a semantic view learnt without labels (SimCLR)' if sck else ''
     card = ModelCard(f'Model card: `{name}`',

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['proportion', 'mean_ci', 'ci_fields', 'ResultTable']
+__all__ = ['proportion', 'mean_ci', 'ci_fields', 'ResultTable', 'ci_text']
 
 # %% ../../nbs/05c_evaluation_stats.ipynb #15fe8c9c
 def proportion(
@@ -104,3 +104,11 @@ class ResultTable(list):
             if all(r.get(k) == v for k, v in match.items()):
                 return r
         raise KeyError(f'no row with {match}')
+
+# %% ../../nbs/05c_evaluation_stats.ipynb #e1dbfc21
+def ci_text(
+    value,              # (value, low, high), or None (not measured)
+    digits: int = 3,    # decimals
+) -> str:               # '0.953 [0.938, 0.964]', or '–'
+    "A measured value with its interval as one table cell's text."
+    return ResultTable.cell(ci_fields('v', value), 'v', digits)
