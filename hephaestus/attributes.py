@@ -4,14 +4,15 @@
 
 # %% ../nbs/10b_attributes.ipynb #3c520467
 from __future__ import annotations
+import copy
 import numpy as np
 import torch
 from torch import Tensor
 from .loaders import shift_horizontal
 
 # %% auto #0
-__all__ = ['ATTRIBUTES', 'NAME_RHO', 'ASPECT_Z', 'EDITS', 'picture_attributes', 'spearman_table', 'name_dimensions',
-           'measured_aspects', 'attribute_spread', 'known_edit']
+__all__ = ['ATTRIBUTES', 'NAME_RHO', 'ALIGN_R', 'ASPECT_Z', 'EDITS', 'picture_attributes', 'spearman_table', 'name_dimensions',
+           'attribute_directions', 'aligned_basis', 'rotate_vae', 'measured_aspects', 'attribute_spread', 'known_edit']
 
 # %% ../nbs/10b_attributes.ipynb #19fa1e83
 # name -> (word when it is higher, word when it is lower)
@@ -105,6 +106,81 @@ most one dimension, its strongest), else None; with words (as the code rises, as
         labels[d], words[d] = names[j], ((up, down, 1) if sign > 0 else (down, up, -1))
         r[d, :], r[:, j] = 0, 0
     return labels, words, rho
+
+# %% ../nbs/10b_attributes.ipynb #16d7976d
+# the R a linear fit of the codes needs to an attribute for an axis to be turned along it. Chosen on training
+# pictures of CIFAR-10 by `causal_check` (10; `tools/choose_align_r.py`): at 0.6 (seven attributes, as at 0.5) the named
+# axis moved most in 0.935 of the named edits, at 0.7 (five) in 0.910. Names still need |Spearman| >= 0.7
+ALIGN_R = 0.6
+
+
+def attribute_directions(
+    mu: Tensor,            # [N, D] codes of pictures
+    attrs: dict,           # attribute -> [N] values (`picture_attributes` of the same pictures)
+    active: Tensor,        # [D] bool: the dimensions that carry information
+) -> dict:                 # attribute -> ([A] unit direction in the active dimensions, R of the linear fit)
+    "The direction of the active codes that predicts each attribute best (least squares), and how well it does."
+    Z = mu[:, active].double()
+    Z = Z - Z.mean(0)
+    out = {}
+    for k, v in attrs.items():
+        a = v.double()
+        a = (a - a.mean()) / a.std().clamp(min=1e-12)
+        w = torch.linalg.lstsq(Z, a[:, None]).solution[:, 0]
+        r = float(torch.corrcoef(torch.stack([Z @ w, a]))[0, 1]) if w.norm() > 0 else 0.0
+        out[k] = (w / w.norm().clamp(min=1e-12), r if np.isfinite(r) else 0.0)
+    return out
+
+
+def aligned_basis(
+    mu: Tensor,                 # [N, D] codes of pictures of the data
+    attrs: dict,                # attribute -> [N] (`picture_attributes` of the same pictures)
+    active: Tensor,             # [D] bool: the dimensions that carry information
+    min_r: float = ALIGN_R,     # the R an attribute's direction needs to get an axis
+) -> tuple[Tensor, dict]:       # ([D, D] orthogonal turn: new codes = old codes @ it, attribute -> its R)
+    "An orthogonal turn of the latent space whose first active axes lie along the attributes the codes predict."
+    active = torch.as_tensor(active, dtype=torch.bool)
+    if mu.ndim != 2 or len(active) != mu.shape[1] or len(mu) <= int(active.sum()):
+        raise ValueError(f"aligned_basis needs [N, D] codes of more pictures than active dimensions and a [D] mask, "
+                         f"got codes {list(mu.shape)} and a mask of {len(active)}")
+    dirs = attribute_directions(mu, attrs, active)
+    keep = sorted((k for k, (_, r) in dirs.items() if r >= min_r), key=lambda k: -dirs[k][1])
+    k = int(active.sum())
+    keep = keep[:k]
+    Q = torch.zeros(k, 0, dtype=torch.float64)
+    if keep:
+        W = torch.stack([dirs[a][0] for a in keep], 1)                 # [A, m]
+        U, _, Vh = torch.linalg.svd(W, full_matrices=False)
+        Q = U @ Vh                                                     # the orthonormal set nearest to W
+    Z = mu[:, active].double()
+    Z = (Z - Z.mean(0)) @ (torch.eye(k, dtype=torch.float64) - Q @ Q.T)
+    ev, V = torch.linalg.eigh(Z.T @ Z)
+    rest = V[:, ev.argsort(descending=True)[:k - Q.shape[1]]]
+    rest = rest * torch.where(rest.sum(0) < 0, -1.0, 1.0).to(rest)     # a fixed sign for each of them
+    M = torch.eye(len(active), dtype=torch.float64)
+    ix = active.nonzero()[:, 0]
+    M[ix[:, None], ix[None]] = torch.cat([Q, rest], 1)
+    return M.float(), {a: dirs[a][1] for a in keep}
+
+# %% ../nbs/10b_attributes.ipynb #aef36719
+@torch.no_grad()
+def rotate_vae(
+    vae,           # a VAE (`01_vae`)
+    M: Tensor,     # [D, D] an orthogonal matrix: new codes = old codes @ M
+):                 # a copy of the VAE whose codes are turned by M (the same pictures)
+    "A copy of `vae` whose latent space is turned by `M`, folded into its weights (decodes do not change)."
+    D = vae.latent_dim
+    M = torch.as_tensor(M, dtype=torch.float64)
+    if M.shape != (D, D) or not torch.allclose(M.T @ M, torch.eye(D, dtype=M.dtype), atol=1e-4):
+        raise ValueError(f"a turn of this VAE's latent space is an orthogonal [{D}, {D}] matrix, got "
+                         f"{'a non-orthogonal one' if M.shape == (D, D) else list(M.shape)}")
+    out = copy.deepcopy(vae)
+    head, first = out.encoder.head, out.decoder.fc1[0]
+    for rows, T in ((slice(0, D), M), (slice(D, 2 * D), M ** 2)):    # the means; the log-variances (weighted)
+        head.weight[rows] = (T.T @ head.weight[rows].double()).to(head.weight)
+        head.bias[rows] = (T.T @ head.bias[rows].double()).to(head.bias)
+    first.weight.copy_((first.weight.double() @ M).to(first.weight))
+    return out.eval()
 
 # %% ../nbs/10b_attributes.ipynb #4432d8d0
 # an outlier differs visibly in an attribute at this many dataset spreads from the others' mean (and at twice the

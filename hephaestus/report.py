@@ -26,8 +26,9 @@ from .data import Shapes3D
 from .diffusion import FORMAT as REFINER_FORMAT, show_refinement
 from .evaluation.edits import edits_report
 from .confidence import plot_reliability
-from .evaluation.natural import (calibration_markdown, class_groups, evaluate_natural, group_pictures,
-                                           plot_confusion, reconstruction_table)
+from .evaluation.natural import (calibration_markdown, causal_check, causal_totals, class_groups,
+                                           evaluate_natural, group_pictures, plot_confusion, reconstruction_table,
+                                           trained_axes)
 from .evaluation.ranking import ranking_report
 from .evaluation.saliency import saliency_report
 from .evaluation.stats import ResultTable, ci_text, proportion
@@ -527,12 +528,25 @@ def natural_section(ctx: ReportContext, out: Path):
                '![reliability](reliability.png)', '']
     md += [f"### Reconstruction ({len(vx):,} held-out pictures; PCA fitted on {len(tx):,} training pictures)", '',
           rec.markdown()]
+    cx = vx[:1000]
+    cc = {'turned along the attributes (shipped)': causal_check(model, cx)}
+    if model.info.get('aligned'):
+        cc['as trained'] = causal_check(trained_axes(model, tx), cx)
+    tot = {k: causal_totals(v) for k, v in cc.items()}
+    shipped = next(iter(tot.values()))
+    md += ['', f"### The names checked causally ({len(cx):,} held-out pictures per known edit)", '',
+           "Does the dimension named for an edit's attribute move most? Over the edits whose attribute names a "
+           "dimension, and over all of them (one whose attribute names none counts as missed):", '',
+           *[f"- axes {k}: {ci_text(t['named'])} of the {t['edits_named']} named edits, {ci_text(t['all'])} of all "
+             f"{t['edits']}" for k, t in tot.items()], '', next(iter(cc.values())).markdown()]
     rows = res['table']
     d, hog = rows.find(ranker=res['default']), rows.find(ranker='HOG + thumbnail')
     head = {f"top-1, class groups (default; {d['n']} groups)": ResultTable.cell(d, 'top1'),
             'top-1, class groups (HOG + thumbnail)': ResultTable.cell(hog, 'top1'),
             f'PSNR dB, shipped β-TCVAE ({len(vx)} pictures)': ResultTable.cell(rec[0], 'psnr', 2),
-            'PSNR dB, PCA 32': ResultTable.cell(rec[-1], 'psnr', 2)}
+            'PSNR dB, PCA 32': ResultTable.cell(rec[-1], 'psnr', 2),
+            'causal check: the named dimension moves most (named edits / all edits)':
+                f"{ci_text(shipped['named'])} / {ci_text(shipped['all'])}"}
     if cal:
         head |= {'confidence ECE, natural class groups': f"{cal['ece']:.3f}",
                  'natural groups answered / top-1 when answered':

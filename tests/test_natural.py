@@ -47,8 +47,11 @@ def runs(tmp_path_factory):
 
 def test_tiny_natural_model(runs, tmp_path):
     "The two runs make one model: named (or zD) dimensions, semantic ranking by default, edits by aspect, saved."
-    from hephaestus.evaluation.natural import (calibration_check, class_groups, edit_groups, evaluate_natural,
-                                               group_pictures, natural_model, _choice)
+    from hephaestus.attributes import ATTRIBUTES
+    from hephaestus.evaluation.natural import (calibration_check, causal_check, causal_totals, class_groups,
+                                               edit_groups, evaluate_natural, group_pictures, model_sources,
+                                               natural_model, trained_axes, _choice)
+    from hephaestus.train import model_from_checkpoint
     from hephaestus.generate import edit, generate_like, similarity_path
     from hephaestus.loaders import load_pictures
     from hephaestus.model import load_pretrained, save_model
@@ -80,8 +83,31 @@ def test_tiny_natural_model(runs, tmp_path):
     change = {labels[0]: 1.0} if labels else {'z0': 0.5}
     assert edit(model, x, change).shape == x.shape
     assert generate_like(model, x, change, n=2).shape == (2, *x.shape[1:])
-    assert len(similarity_path(model, x, steps=3).images) >= 2
+    p = similarity_path(model, x, steps=3)         # a 4-step model: its path may not rise past the start
+    assert 1 <= len(p.images) <= 3 and p.images.shape[1:] == x.shape[1:] and (p.scores.diff() > 0).all()
+    trained = model_from_checkpoint(tmp / 'vae-ft' / 'vae.pt')     # the axes are turned, the pictures are not
+    assert set(model.info['aligned']['attributes']) <= set(ATTRIBUTES)
+    with torch.no_grad():
+        torch.testing.assert_close(model.vae.decode(model.encode(x)[0]), trained.decode(trained.encode(x)[0]),
+                                   atol=1e-4, rtol=0)
+    xt = pics.pictures(pics.split('train'))
+    back_then = trained_axes(model, xt)                          # the turn undone: the codes as trained
+    with torch.no_grad():
+        torch.testing.assert_close(back_then.encode(x)[0], trained.encode(x)[0], atol=1e-4, rtol=0)
+    cc = causal_check(model, x)
+    t = causal_totals(cc)
+    assert t['edits'] == len(cc) == 10 and t['edits_named'] == sum(r['dim'] is not None for r in cc)
+    assert t['all'][0] <= t['named'][0] or t['edits_named'] == 0
+    with pytest.raises(ValueError, match='no turn to undo'):
+        trained_axes(back_then, xt)
     save_model(model, tmp_path)
+    vck, sck = model_sources(tmp_path / 'tiny-natural.pt')        # built again from the model file alone
+    with torch.no_grad():
+        torch.testing.assert_close(model_from_checkpoint(vck).encode(x)[0], trained.encode(x)[0], atol=1e-4, rtol=0)
+    assert vck['step'] == 4 and sck['step'] == model.info['semantic_steps']
+    again, _ = natural_model(vck, sck, pics, 'again', summary_n=54, choose_groups=20, calibrate_groups=120)
+    with torch.no_grad():
+        torch.testing.assert_close(again.encode(x)[0], model.encode(x)[0], atol=1e-4, rtol=0)
     back = load_pretrained('tiny-natural', tmp_path)
     assert back.semantic is not None and back.semantic_weight == model.semantic_weight
     assert back.latent_takeover == model.latent_takeover

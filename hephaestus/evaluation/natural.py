@@ -11,27 +11,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
-from ..attributes import ATTRIBUTES, EDITS, attribute_spread, known_edit, name_dimensions, picture_attributes
+from ..attributes import (ALIGN_R, ATTRIBUTES, EDITS, aligned_basis, attribute_spread, known_edit,
+                                   name_dimensions, picture_attributes, rotate_vae)
 from .stats import ResultTable, ci_fields, ci_text, mean_ci, proportion
 from ..groups import Groups, sample_class_groups
 from ..loaders import PictureArray, shift_horizontal
-from ..model import Model, ModelCard, save_model
-from ..paths import WEIGHTS_DIR
+from ..model import FORMAT, Model, ModelCard, save_model
+from ..paths import WEIGHTS_DIR, read_file
 from ..confidence import choose_threshold, confidence_features, fit_calibrator, reliability
 from ..ranking import (TAKEOVER_QUANTILE, combine_scores, default_scores, group_terms, latent_apartness,
                                 rank_group, score_terms)
-from ..semantic import fit_centre, load_semantic_checkpoint, semantic_scores
+from ..semantic import encoder_from_state, fit_centre, load_semantic_checkpoint, semantic_scores
 from ..summary import encode_images, summary_from_codes
 from ..train import load_checkpoint, model_from_checkpoint
+from ..vae import build_model
 
 # %% auto #0
 __all__ = ['ANIMALS', 'PAIR_TYPES', 'RANK_COLUMNS', 'WEIGHTS', 'EMBEDDINGS', 'CALIBRATION_SIZES', 'TAKEOVER_SIZES',
            'NONE_SAID_NATURAL', 'pair_type', 'class_groups', 'group_pictures', 'colour_histogram', 'hog_thumbnail',
            'loo_distance', 'FeatureRanker', 'baseline_rankers', 'latent_scores', 'model_scores', 'rank_of_outlier',
            'score_row', 'pair_types', 'class_confusion', 'plot_confusion', 'psnr', 'ssim', 'reconstruct',
-           'reconstruction_table', 'causal_check', 'edit_groups', 'semantic_evidence', 'calibrate_semantic',
-           'choose_takeover', 'natural_model', 'calibration_check', 'calibration_markdown', 'evaluate_natural',
-           'ship_natural']
+           'reconstruction_table', 'causal_check', 'causal_totals', 'trained_axes', 'edit_groups', 'semantic_evidence',
+           'calibrate_semantic', 'choose_takeover', 'model_sources', 'natural_model', 'calibration_check',
+           'calibration_markdown', 'evaluate_natural', 'ship_natural']
 
 # %% ../../nbs/10_natural_images.ipynb #75db1cd3
 ANIMALS = ('bird', 'cat', 'deer', 'dog', 'frog', 'horse')   # CIFAR-10's animal classes; the rest are vehicles
@@ -326,7 +328,7 @@ def causal_check(
     for e in edits:
         attr, way = EDITS[e]
         if attr not in labels:
-            rows.append(dict(edit=e, attribute=attr, dim=None, most=None, right_way=None))
+            rows.append(dict(edit=e, attribute=attr, dim=None, hits=0.0, n=len(x), most=None, right_way=None))
             continue
         d = labels.index(attr)
         dz = (model.encode_images(known_edit(x, e))[0] - mu0) / std
@@ -334,11 +336,36 @@ def causal_check(
         sign = tuple(model.summary.label_words[d])[2]
         most = (dz.abs().argmax(1) == d).float()
         right = ((dz[:, d] * sign * way) > 0).float()
-        rows.append(dict(edit=e, attribute=attr, dim=f'z{d}',
+        rows.append(dict(edit=e, attribute=attr, dim=f'z{d}', hits=float(most.sum()), n=len(x),
                          **ci_fields('most', proportion(float(most.sum()), len(x))),
                          right_way=float(right.mean()), move=float((dz[:, d] * sign * way).mean())))
     return ResultTable(rows, [('edit', 'edit'), ('attribute', 'attribute'), ('dim', 'named dim'),
                               ('most', 'moves most'), ('right_way', 'right way'), ('move', 'mean move (spreads)')])
+
+
+def causal_totals(
+    cc: ResultTable,        # `causal_check`'s table
+) -> dict:                  # 'named' and 'all': (share, low, high); 'edits', 'edits_named'
+    "The causal check in two numbers: how often the named dimension moved most, over the edits whose attribute \
+names a dimension, and over all edits (an edit whose attribute names none counts as missed)."
+    named = [r for r in cc if r['dim'] is not None]
+    k = lambda rows: proportion(sum(r['hits'] for r in rows), sum(r['n'] for r in rows))
+    return dict(named=k(named), all=k(cc), edits=len(cc), edits_named=len(named))
+
+
+@torch.no_grad()
+def trained_axes(
+    model: Model,           # a natural-picture model whose axes were turned (`natural_model(align=True)`)
+    x: Tensor,              # pictures to name the dimensions on (training pictures)
+) -> Model:                 # the same VAE with its axes as trained, named on x (for comparison)
+    "The model's VAE with the turn of its axes undone, its dimensions named on `x` as `natural_model` names them."
+    turn = model.info.get('aligned', {}).get('turn')
+    if turn is None:
+        raise ValueError(f"model {model.name or '(unnamed)'!r} has its axes as trained (no turn to undo)")
+    vae = rotate_vae(model.vae, torch.tensor(turn).T)
+    mu, lv = encode_images(vae, x)
+    labels, words, _ = name_dimensions(mu, picture_attributes(x), summary_from_codes(mu, lv).active)
+    return Model(vae, summary_from_codes(mu, lv, labels, words), f'{model.name} (axes as trained)')
 
 
 @torch.no_grad()
@@ -448,10 +475,40 @@ group median in groups of one class, where no picture is the odd one out (small 
     return out
 
 
+def model_sources(
+    path,                          # a shipped natural-picture model file (`save_model`)
+) -> tuple[dict, dict | None]:     # (VAE checkpoint, semantic checkpoint or None), as `natural_model` takes them
+    "The checkpoints a shipped natural model was built from, rebuilt from its file: the VAE as trained (its axes \
+turned back), the semantic encoder, their training records and the card's training section. To build the model \
+again (a new step, new measurements) when the run folders are gone."
+    blob = read_file(path, FORMAT, 'Hephaestus model')
+    info, vae = blob['info'], build_model(blob['vae_config'])
+    vae.load_state_dict(blob['vae'])
+    if info.get('aligned'):
+        vae = rotate_vae(vae, torch.tensor(info['aligned']['turn']).T)
+    vck = dict(model_config=blob['vae_config'], model=vae.state_dict(), train_config=blob['train_config'],
+               step=info['steps'], wall_time=info['wall_time'], finetune_psnr=info.get('finetune_psnr'),
+               card_training=blob['card']['sections'].get('Training'))
+    s = blob['semantic']
+    sck = None if not s else dict(model_config=s['config'], model=s['state'], step=info['semantic_steps'],
+                                  wall_time=info['semantic_wall_time'], source=str(path))
+    return vck, sck
+
+
+def _vae_checkpoint(c) -> dict: return c if isinstance(c, dict) else load_checkpoint(c)
+
+
+def _semantic_checkpoint(c, state: bool = False):
+    "A semantic checkpoint given as a path or as `model_sources` gives it: the encoder (or, `state=True`, the dict)."
+    if not isinstance(c, dict):
+        return load_semantic_checkpoint(c, state=state)
+    return c if state else encoder_from_state(c['model_config'], c['model'], c.get('source', 'semantic checkpoint'))
+
+
 @torch.no_grad()
 def natural_model(
-    vae_checkpoint,                 # a VAE training checkpoint (`hephaestus train --dataset cifar10`)
-    semantic_checkpoint,            # a semantic checkpoint (`hephaestus train-semantic`), or None
+    vae_checkpoint,                 # a VAE training checkpoint (`hephaestus train --dataset cifar10`), or its dict
+    semantic_checkpoint,            # a semantic checkpoint (`hephaestus train-semantic`) or its dict, or None
     pics: PictureArray,             # the data set it was trained on
     name: str = 'cifar10',          # the model's name
     summary_n: int = 10_000,        # training pictures the summary and names are measured on
@@ -460,24 +517,34 @@ def natural_model(
     seed: int = 0,                  # draws the pictures
     embeddings=EMBEDDINGS,          # (pooled stages, whiten) of the semantic view to choose from
     calibrate_groups: int = 3000,   # training groups the semantic confidence is fitted on
+    align: bool = True,             # turn the latent axes along the attributes the codes predict (`aligned_basis`)
 ) -> tuple[Model, dict]:            # (the model, what was measured to build it)
-    "A natural-picture `Model`: VAE, summary with measured dimension names, semantic view with its embedding and \
-latent weight chosen on training groups, and the semantic ranking's confidence."
-    ck = load_checkpoint(vae_checkpoint)       # read once: the VAE and its training record
+    "A natural-picture `Model`: VAE (its axes turned along the attributes), summary with measured dimension names, \
+semantic view with its embedding and latent weight chosen on training groups, and the semantic ranking's confidence."
+    ck = _vae_checkpoint(vae_checkpoint)       # read once: the VAE and its training record
     vae = model_from_checkpoint(ck)
     tr = pics.split('train')
     g = torch.Generator().manual_seed(seed)
     idx = tr[torch.randperm(len(tr), generator=g)[:summary_n]]
     x = pics.pictures(idx)
+    attrs = picture_attributes(x)
     mu, lv = encode_images(vae, x)
-    s0 = summary_from_codes(mu, lv)
-    labels, words, rho = name_dimensions(mu, picture_attributes(x), s0.active)
+    info, built = dict(steps=ck['step'], wall_time=ck['wall_time']), {}
+    if align:                       # decodes stay as they are; the named axes now move what they are named for
+        turn, fit = aligned_basis(mu, attrs, summary_from_codes(mu, lv).active)
+        vae = rotate_vae(vae, turn)
+        mu, lv = encode_images(vae, x)
+        info['aligned'] = built['aligned'] = dict(attributes=fit, turn=turn.tolist())
+    labels, words, rho = name_dimensions(mu, attrs, summary_from_codes(mu, lv).active)
     summary = summary_from_codes(mu, lv, labels, words)
     summary.seed = seed
-    sem = load_semantic_checkpoint(semantic_checkpoint) if semantic_checkpoint else None
-    model = Model(vae, summary, name, train_config=ck['train_config'], semantic=sem,
-                  info=dict(steps=ck['step'], wall_time=ck['wall_time']), attribute_spread=attribute_spread(x))
-    built = dict(rho=rho.tolist(), labels=labels)
+    sck = _semantic_checkpoint(semantic_checkpoint, state=True) if semantic_checkpoint else None
+    sem = _semantic_checkpoint(sck) if sck else None
+    if sck:
+        info.update(semantic_steps=sck['step'], semantic_wall_time=sck['wall_time'])
+    model = Model(vae, summary, name, train_config=ck['train_config'], semantic=sem, info=info,
+                  attribute_spread=attribute_spread(x))
+    built.update(rho=rho.tolist(), labels=labels)
     if sem is not None:             # the embedding and the latent weight, chosen together on training groups
         gr = class_groups(pics, choose_groups, seed=seed + 1, part='train')
         X, top1, sc = group_pictures(pics, gr), {}, {}
@@ -617,8 +684,8 @@ def _training_line(ck: dict, what: str) -> str:
 
 
 def ship_natural(
-    vae_checkpoint,               # the VAE run's checkpoint
-    semantic_checkpoint,          # the semantic run's checkpoint
+    vae_checkpoint,               # the VAE run's checkpoint (or the VAE of `model_sources`)
+    semantic_checkpoint,          # the semantic run's checkpoint (or that of `model_sources`), or None
     pics: PictureArray,           # the data set (`load_pictures('cifar10', data_dir)`)
     name: str = 'cifar10',        # the model's name
     out_dir=None,                 # where it goes (default: the package's weights)
@@ -635,13 +702,15 @@ def ship_natural(
     d = t.find(ranker=res['default'])
     named = [f"z{i} {lab} (ρ {max(abs(v) for v in built['rho'][i]):.2f})"
              for i, lab in enumerate(built['labels']) if lab]
-    vck = load_checkpoint(vae_checkpoint)
-    sck = load_semantic_checkpoint(semantic_checkpoint, state=True) if semantic_checkpoint else None
+    vck = _vae_checkpoint(vae_checkpoint)
+    sck = _semantic_checkpoint(semantic_checkpoint, state=True) if semantic_checkpoint else None
     ft = vck.get('finetuned')
     if ft and Path(ft['source']).exists():     # what fine-tuning the decoder gave, on held-out pictures
         vx = pics.pictures(pics.split('val')[:2000])
         model.info['finetune_psnr'] = {k: float(psnr(reconstruct(v, vx), vx).mean()) for k, v in
                                        (('before', model_from_checkpoint(ft['source'])), ('after', model.vae))}
+    elif vck.get('finetune_psnr'):              # built again from a model file: as measured when it was shipped
+        model.info['finetune_psnr'] = vck['finetune_psnr']
     view = ' with a semantic view learnt without labels (SimCLR)' if sck else ''
     card = ModelCard(f'Model card: `{name}`',
                      f"A {model.latent_dim}-dimensional β-TCVAE of 32x32 natural pictures{view}, trained on the "
@@ -649,14 +718,18 @@ def ship_natural(
                      f"{len(pics.split('val')):,} pictures (a tenth of each class, seed 2026) are held out of every "
                      "fit and measure it.")
     fp = model.info.get('finetune_psnr')
-    card.set('Training', '\n'.join([_training_line(vck, 'β-TCVAE')] +
-                                   ([_training_line(sck, 'semantic encoder')] if sck else []) +
-                                   ([f"- Fine-tuning the decoder took the held-out PSNR (2,000 pictures) from "
-                                     f"{fp['before']:.2f} to {fp['after']:.2f} dB."] if fp else [])))
+    card.set('Training', vck.get('card_training') or
+             '\n'.join([_training_line(vck, 'β-TCVAE')] + ([_training_line(sck, 'semantic encoder')] if sck else []) +
+                       ([f"- Fine-tuning the decoder took the held-out PSNR (2,000 pictures) from "
+                         f"{fp['before']:.2f} to {fp['after']:.2f} dB."] if fp else [])))
     card.set('Ranking', f"Class groups of 6 (5 + 1, {res['n_groups']:,} groups, seed {res['seed']}) of held-out "
              f"pictures; {_choice(model, choose_groups)}.\n\n{t.markdown()}")
-    card.set('Named dimensions', (', '.join(named) or 'none') + f" (|Spearman| ≥ 0.7 with a pixel attribute, on "
-             f"{summary_n:,} training pictures); the others are called zD.")
+    al = built.get('aligned')
+    turned = '' if not al else ("The latent axes are turned (orthogonally; decodes do not change) along the "
+                                f"attributes the codes predict linearly with R ≥ {ALIGN_R:g}: " +
+                                ', '.join(f"{k} (R {r:.3f})" for k, r in al['attributes'].items()) + '. ')
+    card.set('Named dimensions', turned + (', '.join(named) or 'none') + f" (|Spearman| ≥ 0.7 with a pixel "
+             f"attribute, on {summary_n:,} training pictures); the others are called zD.")
     if res['calibration']:
         c = model.calibrators['semantic'].report
         card.set('Confidence', f"Fitted on {c['n_groups']:,} class groups of training pictures (sizes "
@@ -666,8 +739,7 @@ def ship_natural(
     model.card = card
     model.metrics = dict(top1=d['top1'], mrr=d['mrr'])
     if sck:
-        model.info.update(semantic_steps=sck['step'], semantic_wall_time=sck['wall_time'],
-                          choice_top1_on_train_groups=built.get('choice_top1_on_train_groups'),
+        model.info.update(choice_top1_on_train_groups=built.get('choice_top1_on_train_groups'),
                           embedding=built.get('embedding'))
     save_model(model, out_dir or WEIGHTS_DIR)
     return model, res
